@@ -1,0 +1,49 @@
+# Thin one-line targets. The README's Quick start is `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+ADDR ?= 127.0.0.1:8000
+# PostgreSQL for the second test pass (pytest creates and drops test_<name>).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+export TEST_DATABASE_URL
+
+.PHONY: run test test-apps test-servers lint format
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+# Set up, then serve HTTP and WebSocket on SQLite and the in-memory layer, DEBUG on.
+run: $(VENV)/.runtime
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py collectstatic --noinput -v0
+	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(ADDR)
+
+# Set up, then lint and run every test: all tiers on SQLite, then the apps on PostgreSQL.
+test: $(VENV)/.dev lint
+	$(BIN)/python -m pytest
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest apps
+
+# In-process tests only (fast): consumers, services, views, settings.
+test-apps: $(VENV)/.dev
+	$(BIN)/python -m pytest apps
+
+# Tests that start real server processes.
+test-servers: $(VENV)/.dev
+	$(BIN)/python -m pytest tests
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .

@@ -1,0 +1,200 @@
+import asyncio
+import logging
+import secrets
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+from redis.exceptions import RedisError
+
+from apps.chat.models import Room
+from apps.chat.protocol import (
+    CLOSE_TRY_AGAIN,
+    ProtocolError,
+    display_name_error,
+    parse_client_frame,
+    room_name_error,
+)
+from apps.chat.selectors import message_as_dict, presence_online_list, room_history_list
+from apps.chat.services import (
+    message_create,
+    presence_cutoff,
+    presence_join,
+    presence_leave,
+    presence_prune,
+    room_get_or_create,
+)
+
+logger = logging.getLogger(__name__)
+
+# What a lost database or Redis raises.
+DEPENDENCY_ERRORS = (DatabaseError, RedisError, OSError)
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    """One connection in one room: validates, stores, then broadcasts."""
+
+    room: Room | None = None
+    heartbeat: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        """Called on the handshake: join the room, send history and presence."""
+        # Accept first, so that a refusal can say why in an error frame.
+        await self.accept()
+        room_name = self.scope["url_route"]["kwargs"]["room"]
+        self.display_name = self._display_name()
+        error = room_name_error(room_name) or display_name_error(self.display_name)
+        if error:
+            await self.reply_error(error)
+            return
+        self.group = f"chat.{room_name}"
+        try:
+            await self._join(room_name)
+        except DEPENDENCY_ERRORS:
+            logger.exception("Joining room %s failed", room_name)
+            await self.reply_error(
+                ProtocolError(
+                    "unavailable", "The chat is unavailable.", CLOSE_TRY_AGAIN
+                )
+            )
+            return
+        self.heartbeat = asyncio.create_task(self._beat())
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None
+    ) -> None:
+        """Called with each frame: bad input gets an error, good input is stored."""
+        if self.room is None:
+            return
+        try:
+            if text_data is None:
+                raise ProtocolError("binary_not_supported", "Send JSON in text frames.")
+            data = parse_client_frame(text_data)
+        except ProtocolError as error:
+            await self.reply_error(error)
+            return
+        await self._store_and_broadcast(data["text"], data.get("client_id", ""))
+
+    async def disconnect(self, code: int) -> None:
+        """Called when the socket closes: leave the group and the presence list."""
+        if self.room is None:
+            return
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        # Each step on its own: a failed group_discard must not keep this
+        # connection in the presence list, nor the reverse.
+        await self._attempt(
+            self.channel_layer.group_discard(self.group, self.channel_name)
+        )
+        await self._attempt(presence_leave(channel_name=self.channel_name))
+        await self._attempt(self._broadcast_presence())
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        """Group event {"type": "chat.message", "message": {id, author, text, ...}}."""
+        await self.send_json({"type": "message", **event["message"]})
+
+    async def chat_presence(self, event: dict[str, Any]) -> None:
+        """Group event {"type": "chat.presence", "online": [name, ...]}."""
+        await self.send_json({"type": "presence", "online": event["online"]})
+
+    async def reply_error(self, error: ProtocolError) -> None:
+        """Tell the client what was wrong; close the socket if the error requires it."""
+        await self.send_json(error.frame())
+        if error.close_code is not None:
+            await self.close(error.close_code)
+
+    def _display_name(self) -> str:
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            return user.get_username()[:32]
+        query = parse_qs(self.scope["query_string"].decode("latin-1"))
+        names = query.get("name")
+        return names[0] if names else f"guest-{secrets.token_hex(2)}"
+
+    async def _join(self, room_name: str) -> None:
+        room = self.room = await room_get_or_create(name=room_name)
+        # Join the group before reading history, so nothing falls in between;
+        # clients drop the duplicates by id.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await presence_join(
+            room=room, channel_name=self.channel_name, name=self.display_name
+        )
+        await presence_prune(room=room, older_than=self._cutoff())
+        await self.send_json(
+            {
+                "type": "welcome",
+                "room": room_name,
+                "name": self.display_name,
+                "limits": {
+                    "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+                    "max_frame_bytes": settings.CHAT_MAX_FRAME_BYTES,
+                },
+            }
+        )
+        history = await room_history_list(room=room, limit=settings.CHAT_HISTORY_LIMIT)
+        await self.send_json({"type": "history", "messages": history})
+        await self._broadcast_presence()
+
+    async def _store_and_broadcast(self, text: str, client_id: str) -> None:
+        try:
+            message, created = await message_create(
+                room=self.room,
+                author=self.display_name,
+                text=text,
+                client_id=client_id,
+                user=self._user_or_none(),
+            )
+        except DatabaseError:
+            logger.exception("Storing a message in %s failed", self.room)
+            error = ProtocolError(
+                "unavailable", "The message was not stored; send it again."
+            )
+            await self.send_json({**error.frame(), "client_id": client_id})
+            return
+        # Acknowledge only what is stored: a client may forget the message now.
+        await self.send_json({"type": "ack", "client_id": client_id, "id": message.id})
+        if created:
+            await self.channel_layer.group_send(
+                self.group,
+                {"type": "chat.message", "message": message_as_dict(message)},
+            )
+
+    async def _beat(self) -> None:
+        interval = settings.CHAT_PRESENCE_HEARTBEAT
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await presence_join(
+                    room=self.room,
+                    channel_name=self.channel_name,
+                    name=self.display_name,
+                )
+                if await presence_prune(room=self.room, older_than=self._cutoff()):
+                    await self._broadcast_presence()
+            except DEPENDENCY_ERRORS:
+                logger.warning(
+                    "Presence heartbeat in %s failed", self.room, exc_info=True
+                )
+
+    async def _broadcast_presence(self) -> None:
+        online = await presence_online_list(room=self.room, since=self._cutoff())
+        await self.channel_layer.group_send(
+            self.group, {"type": "chat.presence", "online": online}
+        )
+
+    def _cutoff(self):
+        return presence_cutoff(heartbeat=settings.CHAT_PRESENCE_HEARTBEAT)
+
+    def _user_or_none(self):
+        user = self.scope.get("user")
+        return user if user is not None and user.is_authenticated else None
+
+    async def _attempt(self, step) -> None:
+        try:
+            await step
+        except DEPENDENCY_ERRORS:
+            logger.warning(
+                "Cleanup step failed for %s", self.channel_name, exc_info=True
+            )

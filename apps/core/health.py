@@ -1,0 +1,76 @@
+"""
+Checks that the process can reach what it depends on: the database and, when
+the channel layer is Redis, the Redis servers. Used by /readyz and at lifespan
+start-up, so both always agree.
+"""
+
+import asyncio
+import logging
+
+import redis.asyncio as redis
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
+from django.db import connection, connections
+
+logger = logging.getLogger(__name__)
+
+CHECK_TIMEOUT = 3.0
+
+
+def _query_database() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        # A probe must not keep a connection open between probes.
+        connection.close()
+
+
+async def check_database() -> None:
+    """Run SELECT 1 on the default database; raise if that fails."""
+    await sync_to_async(_query_database)()
+
+
+def _redis_addresses() -> list[str]:
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    return [host["address"] for host in config.get("hosts", [])]
+
+
+async def check_channel_layer() -> None:
+    """PING every Redis host of the channel layer; the in-memory layer is always up."""
+    for address in _redis_addresses():
+        client = redis.Redis.from_url(
+            address, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT
+        )
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+
+async def dependency_problems() -> dict[str, str]:
+    """Map each unreachable dependency to what went wrong; empty when all are up."""
+    checks = {"database": check_database, "channel_layer": check_channel_layer}
+    problems = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), CHECK_TIMEOUT)
+        except Exception as exc:  # any failure means "not ready", with its reason
+            problems[name] = f"{type(exc).__name__}: {exc}".strip()
+            logger.warning("Readiness check %s failed: %s", name, problems[name])
+    return problems
+
+
+async def close_dependencies() -> None:
+    """Close database connections and the channel layer's Redis pools."""
+    await sync_to_async(connections.close_all)()
+    layer = get_channel_layer()
+    # Never flush() a RedisChannelLayer: that deletes every process's messages.
+    if isinstance(layer, RedisChannelLayer):
+        await layer.close_pools()
+    elif isinstance(layer, RedisPubSubChannelLayer):
+        # Pub/sub keeps nothing in Redis; its flush() only closes connections.
+        await layer.flush()

@@ -1,0 +1,126 @@
+"""Settings come from the environment; production refuses to start insecurely."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.servers import child_environment
+
+ROOT = Path(__file__).resolve().parents[3]
+STRONG_KEY = "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz"
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": STRONG_KEY,
+    "DJANGO_ALLOWED_HOSTS": "example.com",
+}
+# Prints what the settings resolved to, as JSON.
+SHOW_SETTINGS = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({
+    "debug": settings.DEBUG,
+    "database": settings.DATABASES["default"]["ENGINE"],
+    "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "layer_config": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}),
+}))
+"""
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=child_environment({"DJANGO_SETTINGS_MODULE": "project.settings", **env}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def resolved(env: dict[str, str]) -> dict:
+    result = run_python(SHOW_SETTINGS, env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_embedded_default_is_sqlite_and_in_memory_layer():
+    """With only DEBUG set, the app needs no service at all."""
+    shown = resolved({"DJANGO_DEBUG": "1"})
+    assert shown["debug"] is True
+    assert shown["database"] == "django.db.backends.sqlite3"
+    assert shown["layer"] == "channels.layers.InMemoryChannelLayer"
+
+
+def test_urls_switch_to_postgresql_and_redis():
+    shown = resolved(
+        {
+            **PRODUCTION,
+            "DATABASE_URL": "postgres://u:p@db.internal:5432/app",
+            "REDIS_URL": "redis://cache.internal:6379/1",
+        }
+    )
+    assert shown["debug"] is False
+    assert shown["database"] == "django.db.backends.postgresql"
+    assert shown["layer"] == "project.channel_layers.RedisChannelLayer"
+    assert (
+        shown["layer_config"]["hosts"][0]["address"] == "redis://cache.internal:6379/1"
+    )
+
+
+def test_pubsub_layer_is_a_setting():
+    shown = resolved(
+        {
+            **PRODUCTION,
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "DJANGO_CHANNEL_LAYER": "redis-pubsub",
+        }
+    )
+    assert shown["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DJANGO_ALLOWED_HOSTS": "example.com"}, "DJANGO_SECRET_KEY must be set"),
+        (
+            {"DJANGO_SECRET_KEY": "short", "DJANGO_ALLOWED_HOSTS": "example.com"},
+            "DJANGO_SECRET_KEY must be set",
+        ),
+        (
+            {"DJANGO_SECRET_KEY": "django-insecure-" + STRONG_KEY},
+            "DJANGO_SECRET_KEY must be set",
+        ),
+        ({"DJANGO_SECRET_KEY": STRONG_KEY}, "DJANGO_ALLOWED_HOSTS must list"),
+        (
+            {**PRODUCTION, "DJANGO_CHANNEL_LAYER": "redis"},
+            "needs REDIS_URL to be set",
+        ),
+        (
+            {**PRODUCTION, "DJANGO_CHANNEL_LAYER": "kafka"},
+            "is not one of memory, redis, redis-pubsub",
+        ),
+    ],
+    ids=["no-key", "weak-key", "insecure-key", "no-hosts", "layer-no-url", "bad-layer"],
+)
+def test_production_refuses_to_start_misconfigured(env, message):
+    """Without DEBUG, a missing or weak setting stops the process with the fix."""
+    result = run_python(SHOW_SETTINGS, env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=child_environment(PRODUCTION),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

@@ -1,0 +1,77 @@
+"""
+Fixtures shared by every test tier.
+
+Redis and PostgreSQL are real services (see the README). Tests that need them
+fail, loudly, when they are down; in CI the run stops before any test starts.
+"""
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import pytest
+from asgiref.sync import SyncToAsync
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.management import call_command
+from django.db import connections
+
+from project.channel_layers import BACKENDS, channel_layer_config
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test"
+)
+
+
+def _unreachable(url: str) -> str | None:
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=2).close()
+    except OSError as exc:
+        return f"{parts.scheme} at {parts.hostname}:{parts.port}: {exc}"
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop a CI run whose services are down; collect static files for the pages."""
+    if os.environ.get("CI"):
+        down = [p for p in map(_unreachable, (TEST_REDIS_URL, TEST_DATABASE_URL)) if p]
+        if down:
+            pytest.exit("Required services are down: " + "; ".join(down), returncode=3)
+    # Templates use hashed static names, which need the manifest collectstatic writes.
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
+def unique_prefix() -> str:
+    """A channel-layer prefix no other test (or test run) uses."""
+    return f"test{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(params=list(BACKENDS))
+async def channel_layer(request, settings) -> AsyncIterator[BaseChannelLayer]:
+    """Each test using this runs once per layer: in-memory, Redis, Redis pub/sub."""
+    settings.CHANNEL_LAYERS = {
+        "default": channel_layer_config(
+            request.param,
+            redis_url=TEST_REDIS_URL,
+            capacity=100,
+            max_connections=20,
+            prefix=unique_prefix(),
+        )
+    }
+    layer = get_channel_layer()
+    yield layer
+    # Deletes only this test's keys (its prefix is unique) and closes connections.
+    await layer.flush()
+
+
+@pytest.fixture(autouse=True)
+def _close_connections_of_the_async_orm_thread():
+    """
+    Async tests run the ORM in asgiref's one shared thread, whose connections
+    outlive the test; left open, they stop the test database from being dropped.
+    """
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()

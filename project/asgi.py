@@ -1,0 +1,35 @@
+"""
+ASGI entry point: `daphne project.asgi:application` (or any ASGI server).
+
+HTTP goes to Django's views, WebSocket connections to Channels consumers, and
+the lifespan protocol to a handler that checks dependencies at start-up.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+# Set up Django (apps, settings) before importing anything that uses models.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from servestatic import ServeStaticASGI  # noqa: E402
+
+from project.lifespan import lifespan  # noqa: E402
+from project.routing import websocket_urlpatterns  # noqa: E402
+from project.static import static_files_options  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": ServeStaticASGI(django_asgi_app, **static_files_options()),
+        # Origin must match ALLOWED_HOSTS: a page on another site cannot open a
+        # socket with this site's cookies (cross-site WebSocket hijacking).
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+        "lifespan": lifespan,
+    }
+)

@@ -1,0 +1,69 @@
+"""
+Channel layer choice and the one change this project makes to channels_redis.
+
+Why RedisChannelLayer is the default when REDIS_URL is set, and not
+RedisPubSubChannelLayer:
+
+- Messages sent to a named channel wait in a Redis list until someone receives
+  them (up to `expiry`). Background jobs handed to `manage.py runworker` rely on
+  that: with pub/sub, a job sent while the worker restarts reaches nobody.
+- Per-channel queues are bounded by `capacity`, so a stalled client costs a
+  bounded amount of memory. The pub/sub layer's queues are unbounded.
+- The pub/sub layer delivers fan-out faster (see ../shared/FINDINGS.md and the
+  benchmark report); choose it with DJANGO_CHANNEL_LAYER=redis-pubsub for
+  broadcast-heavy deployments that use no workers.
+"""
+
+from typing import Any
+
+from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio import BlockingConnectionPool
+
+BACKENDS = {
+    "memory": "channels.layers.InMemoryChannelLayer",
+    "redis": "project.channel_layers.RedisChannelLayer",
+    "redis-pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+
+
+class RedisChannelLayer(StockRedisChannelLayer):
+    """
+    RedisChannelLayer whose connection pool waits for a free connection.
+
+    redis-py's default pool raises MaxConnectionsError once `max_connections`
+    are in use. When many clients disconnect at once, their `group_discard`
+    calls then fail and dead channels stay in groups. A blocking pool makes
+    them queue for a connection instead.
+    """
+
+    def create_pool(self, index: int) -> BlockingConnectionPool:
+        """Called once per Redis host and event loop to build its pool."""
+        host = dict(self.hosts[index])
+        return BlockingConnectionPool.from_url(host.pop("address"), **host)
+
+
+def channel_layer_config(
+    kind: str,
+    *,
+    redis_url: str,
+    capacity: int,
+    max_connections: int,
+    prefix: str,
+) -> dict[str, Any]:
+    """Build one CHANNEL_LAYERS entry for `kind` ("memory", "redis", "redis-pubsub")."""
+    if kind not in BACKENDS:
+        raise ImproperlyConfigured(
+            f"DJANGO_CHANNEL_LAYER={kind!r} is not one of {', '.join(BACKENDS)}."
+        )
+    if kind == "memory":
+        return {"BACKEND": BACKENDS[kind], "CONFIG": {"capacity": capacity}}
+    if not redis_url:
+        raise ImproperlyConfigured(
+            f"DJANGO_CHANNEL_LAYER={kind!r} needs REDIS_URL to be set."
+        )
+    host = {"address": redis_url, "max_connections": max_connections}
+    config: dict[str, Any] = {"hosts": [host], "prefix": prefix}
+    if kind == "redis":
+        config["capacity"] = capacity
+    return {"BACKEND": BACKENDS[kind], "CONFIG": config}

@@ -1,0 +1,7 @@
+"""WebSocket routes of every app, combined for project/asgi.py."""
+
+from apps.chat.routing import websocket_urlpatterns as chat_routes
+from apps.core.routing import websocket_urlpatterns as core_routes
+from apps.echo.routing import websocket_urlpatterns as echo_routes
+
+websocket_urlpatterns = core_routes + echo_routes + chat_routes

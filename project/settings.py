@@ -1,0 +1,232 @@
+"""
+Settings for the project, read from the environment in this one place.
+
+With nothing set, the app runs on SQLite and the in-memory channel layer. Set
+DATABASE_URL and REDIS_URL to switch to PostgreSQL and Redis. DEBUG is off unless
+DJANGO_DEBUG turns it on; with DEBUG off the process refuses to start without a
+real DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.
+
+Every variable is listed in the README's "Configuration" table.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from project.channel_layers import channel_layer_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+# GENERAL
+# ------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+# A development key is only allowed with DEBUG on; production must bring its own.
+DEV_SECRET_KEY = "django-insecure-development-only-never-use-this-key-in-production"
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY if DEBUG else "")
+
+# https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
+# With DEBUG on and nothing set, Django allows localhost and 127.0.0.1 itself.
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+
+def _refuse_insecure_production(secret_key: str, allowed_hosts: list[str]) -> None:
+    """Stop at start-up, with the fix, rather than run in production insecurely."""
+    # The same test `check --deploy` applies (security.W009), made fatal here.
+    weak = (
+        len(secret_key) < 50
+        or len(set(secret_key)) < 5
+        or secret_key.startswith("django-insecure-")
+    )
+    if weak:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a random string of at least 50 "
+            "characters when DJANGO_DEBUG is off. Generate one with: python -c "
+            '"from django.core.management.utils import get_random_secret_key; '
+            'print(get_random_secret_key())"'
+        )
+    if not allowed_hosts:
+        raise ImproperlyConfigured(
+            "DJANGO_ALLOWED_HOSTS must list the host names this site serves "
+            "(comma-separated, e.g. example.com,127.0.0.1) when DJANGO_DEBUG is off."
+        )
+
+
+if not DEBUG:
+    _refuse_insecure_production(SECRET_KEY, ALLOWED_HOSTS)
+
+TIME_ZONE = "UTC"
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+# `python manage.py runserver` (daphne's) serves this, HTTP and WebSocket alike.
+ASGI_APPLICATION = "project.asgi.application"
+
+# APPS
+# ------------------------------------------------------------------------------
+DJANGO_APPS = [
+    # daphne first: its runserver replaces Django's, so development speaks ASGI too.
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+THIRD_PARTY_APPS = ["channels"]
+LOCAL_APPS = ["apps.core", "apps.echo", "apps.chat"]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+# Every middleware here is both sync- and async-capable, so an async view runs on
+# the event loop without a thread hop. Static files are served outside this chain
+# (project/static.py), see the README.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# DATABASES
+# ------------------------------------------------------------------------------
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several server processes may share the file: WAL lets readers run beside
+    # a writer, IMMEDIATE takes the write lock up front instead of failing midway.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-notes
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+# 0 closes the connection at the end of each request. Under ASGI every request
+# runs in its own context, so persistent connections are per context, not per
+# thread: raise this only together with a pool (see the README).
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# CHANNEL LAYERS
+# ------------------------------------------------------------------------------
+# https://channels.readthedocs.io/en/latest/topics/channel_layers.html
+REDIS_URL = env.str("REDIS_URL", default="")
+# "memory" (one process only), "redis" (channels_redis RedisChannelLayer, the
+# default with REDIS_URL) or "redis-pubsub" (RedisPubSubChannelLayer). Why redis
+# is the default: see project/channel_layers.py.
+CHANNEL_LAYER_KIND = env.str(
+    "DJANGO_CHANNEL_LAYER", default="redis" if REDIS_URL else "memory"
+)
+CHANNEL_LAYERS = {
+    "default": channel_layer_config(
+        CHANNEL_LAYER_KIND,
+        redis_url=REDIS_URL,
+        capacity=env.int("DJANGO_CHANNEL_LAYER_CAPACITY", default=1000),
+        max_connections=env.int("DJANGO_CHANNEL_LAYER_MAX_CONNECTIONS", default=50),
+        prefix=env.str("DJANGO_CHANNEL_LAYER_PREFIX", default="asgi"),
+    )
+}
+
+# STATIC FILES
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/static-files/deployment/
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed names (served with a year's cache) plus gzip/brotli copies.
+    "staticfiles": {
+        "BACKEND": "servestatic.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# SECURITY
+# ------------------------------------------------------------------------------
+# Defaults are production's; a deployment that serves plain HTTP on purpose (a
+# test, or a proxy that terminates TLS without X-Forwarded-Proto) turns them off.
+# https://docs.djangoproject.com/en/5.2/ref/checks/#security
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+# Health probes come from inside the network, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_CSRF_COOKIE_SECURE", default=not DEBUG)
+# Start small: browsers remember HSTS for this long, raise it once HTTPS is sure.
+SECURE_HSTS_SECONDS = env.int(
+    "DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool(
+    "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True
+)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+# Only behind a proxy that always sets X-Forwarded-Proto; otherwise a client
+# could claim HTTPS itself.
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+# LOGGING
+# ------------------------------------------------------------------------------
+# Everything to stdout, where every server and container runtime collects it.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stdout"], "level": env.str("DJANGO_LOG_LEVEL", "INFO")},
+    # Replaces Django's own "django" console handler, which would print each
+    # record a second time in DEBUG.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
+}
+
+# CHAT
+# ------------------------------------------------------------------------------
+# Frames larger than this are refused (close code 4009) before any parsing.
+CHAT_MAX_FRAME_BYTES = env.int("DJANGO_CHAT_MAX_FRAME_BYTES", default=16 * 1024)
+CHAT_MAX_MESSAGE_CHARS = 2000
+CHAT_HISTORY_LIMIT = 50
+# Each connection refreshes its presence row this often; a row not refreshed for
+# three intervals belongs to a connection that died without saying goodbye.
+CHAT_PRESENCE_HEARTBEAT = env.float("DJANGO_CHAT_PRESENCE_HEARTBEAT", default=15.0)

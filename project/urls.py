@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.core.urls")),
+    path("echo/", include("apps.echo.urls")),
+    path("chat/", include("apps.chat.urls")),
+    path("admin/", admin.site.urls),
+]

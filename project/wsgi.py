@@ -1,0 +1,15 @@
+"""
+WSGI entry point, kept for comparison with ASGI (see the benchmark):
+`gunicorn project.wsgi:application`. It serves HTTP only; WebSockets need ASGI.
+"""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+from servestatic import ServeStatic
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+from project.static import static_files_options  # noqa: E402
+
+application = ServeStatic(get_wsgi_application(), **static_files_options())
