@@ -5,23 +5,54 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-REGISTRY = Path(__file__).resolve().parent.parent / "deploy" / "servers.toml"
+REPOSITORY = Path(__file__).resolve().parent.parent
+REGISTRY = REPOSITORY / "deploy" / "servers.toml"
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """A certificate chain and its private key, as PEM files."""
+
+    certfile: Path
+    keyfile: Path
 
 
 @dataclass(frozen=True)
 class ServerVariant:
-    """One way of serving the project: a command line and what it speaks."""
+    """One way of serving the project: command lines and what they speak."""
 
     name: str
     summary: str
     command: str
     protocols: tuple[str, ...]
+    interface: str
     lifespan: bool
+    workers: bool
+    stop_timeout: int
+    tls_command: str | None = None
+    tls_protocols: tuple[str, ...] = ()
     development: bool = False
 
-    def argv(self, *, host: str, port: int) -> list[str]:
-        """The command as a list of arguments, for subprocess."""
-        return shlex.split(self.command.format(host=host, port=port))
+    @property
+    def supports_tls(self) -> bool:
+        return self.tls_command is not None
+
+    def argv(
+        self, *, host: str, port: int, workers: int = 1, tls: TLSFiles | None = None
+    ) -> list[str]:
+        """The command as a list of arguments, ready for subprocess or exec."""
+        if workers != 1 and not self.workers:
+            raise ValueError(f"{self.name} runs one process; it has no --workers.")
+        if tls is None:
+            template = self.command
+        elif self.tls_command is None:
+            raise ValueError(f"{self.name} has no TLS command in {REGISTRY.name}.")
+        else:
+            template = self.tls_command
+        values = {"host": host, "port": port, "workers": workers}
+        if tls is not None:
+            values |= {"certfile": tls.certfile, "keyfile": tls.keyfile}
+        return shlex.split(template.format(**values))
 
 
 def load_servers(path: Path = REGISTRY) -> dict[str, ServerVariant]:
@@ -34,7 +65,12 @@ def load_servers(path: Path = REGISTRY) -> dict[str, ServerVariant]:
             summary=entry["summary"],
             command=entry["command"],
             protocols=tuple(entry["protocols"]),
+            interface=entry["interface"],
             lifespan=entry["lifespan"],
+            workers=entry["workers"],
+            stop_timeout=entry["stop_timeout"],
+            tls_command=entry.get("tls_command"),
+            tls_protocols=tuple(entry.get("tls_protocols", ())),
             development=entry.get("development", False),
         )
         for name, entry in entries.items()

@@ -88,9 +88,12 @@ def run_server() -> Iterator:
         server.close()
 
 
-@pytest.fixture(params=list(SERVERS), ids=list(SERVERS))
+ASGI_SERVERS = [name for name, v in SERVERS.items() if v.interface == "asgi"]
+
+
+@pytest.fixture(params=ASGI_SERVERS)
 def variant(request) -> ServerVariant:
-    """Each test using this runs once per server in deploy/servers.toml."""
+    """Each test using this runs once per ASGI server in deploy/servers.toml."""
     return SERVERS[request.param]
 
 

@@ -37,16 +37,6 @@ def test_pages_probes_and_static_files(server):
         assert "immutable" in css.headers["cache-control"]
 
 
-def test_scope_reports_the_connection(server):
-    data = httpx.get(f"{server.url}/scope.json", timeout=10).json()
-    scope = data["scope"]
-    assert scope["type"] == "http"
-    assert scope["http_version"] == "1.1"
-    assert scope["scheme"] == "http"
-    assert scope["server"] == ["127.0.0.1", server.port]
-    assert scope["client"][0] == "127.0.0.1"
-
-
 @pytest.mark.parametrize("path", ["/ws/echo/raw/", "/ws/echo/", "/ws/echo/sync/"])
 def test_echo(server, path):
     with ws_connect(server, path) as ws:

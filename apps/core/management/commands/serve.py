@@ -1,0 +1,86 @@
+"""
+`python manage.py serve --server NAME`: start any server of deploy/servers.toml
+with the same options for all of them.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from project.devcert import ensure_dev_certificates
+from project.servers import REPOSITORY, TLSFiles, load_servers
+
+
+def commands_table() -> str:
+    """The README's table: each server and its exact commands, as Markdown."""
+    rows = [
+        "| server | serves | command |",
+        "|---|---|---|",
+    ]
+    for variant in load_servers().values():
+        argv = " ".join(variant.argv(host="127.0.0.1", port=8000))
+        rows.append(f"| {variant.name} | {', '.join(variant.protocols)} | `{argv}` |")
+        if variant.supports_tls:
+            tls = TLSFiles(Path("var/tls/cert.pem"), Path("var/tls/key.pem"))
+            argv = " ".join(variant.argv(host="127.0.0.1", port=8443, tls=tls))
+            protocols = ", ".join(variant.tls_protocols)
+            rows.append(f"| {variant.name} (TLS) | {protocols} | `{argv}` |")
+    return "\n".join(rows) + "\n"
+
+
+class Command(BaseCommand):
+    help = "Start one of the servers in deploy/servers.toml (replaces this process)."
+
+    def add_arguments(self, parser) -> None:
+        servers = list(load_servers())
+        parser.add_argument("--server", choices=servers, help="which server")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=1)
+        parser.add_argument(
+            "--tls",
+            action="store_true",
+            help="serve HTTPS (and HTTP/2, HTTP/3 where the server can); "
+            "without --certfile a development certificate is made in var/tls/",
+        )
+        parser.add_argument("--certfile", type=Path)
+        parser.add_argument("--keyfile", type=Path)
+        parser.add_argument(
+            "--print", action="store_true", help="print the command, do not run it"
+        )
+        parser.add_argument(
+            "--table", action="store_true", help="print every command as Markdown"
+        )
+
+    def handle(self, *args, **options) -> None:
+        if options["table"]:
+            self.stdout.write(commands_table(), ending="")
+            return
+        if not options["server"]:
+            raise CommandError("Choose a server with --server (see --table).")
+        variant = load_servers()[options["server"]]
+        tls = self._tls_files(options) if options["tls"] else None
+        try:
+            argv = variant.argv(
+                host=options["host"],
+                port=options["port"],
+                workers=options["workers"],
+                tls=tls,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        if options["print"]:
+            self.stdout.write(" ".join(argv))
+            return
+        os.chdir(REPOSITORY)
+        os.execvp(argv[0], argv)
+
+    @staticmethod
+    def _tls_files(options: dict) -> TLSFiles:
+        certfile, keyfile = options["certfile"], options["keyfile"]
+        if certfile and keyfile:
+            return TLSFiles(certfile.resolve(), keyfile.resolve())
+        if certfile or keyfile:
+            raise CommandError("Give both --certfile and --keyfile, or neither.")
+        return ensure_dev_certificates()

@@ -1,0 +1,26 @@
+"""
+gunicorn settings for the ASGI app with uvicorn's worker, and (with
+`--worker-class sync`) for the WSGI reference. gunicorn manages the processes:
+it restarts a crashed or stuck worker and drains workers on SIGTERM.
+
+Start: python manage.py serve --server gunicorn-uvicorn
+   or: gunicorn --config deploy/gunicorn/gunicorn.conf.py project.asgi:application
+Docs: https://docs.gunicorn.org/en/stable/settings.html
+"""
+
+# Each worker runs one uvicorn event loop (uvloop, httptools).
+worker_class = "uvicorn_worker.UvicornWorker"
+workers = 1
+# A worker whose event loop does not check in for this long is blocked by sync
+# code; gunicorn kills and replaces it.
+timeout = 30
+# On SIGTERM, workers stop accepting and get this long to finish requests and
+# close WebSockets (1001) before they are killed. Matches compose's grace period.
+graceful_timeout = 20
+# Keep idle HTTP/1.1 connections this long. Behind nginx this must exceed the
+# upstream's keepalive_timeout (deploy/nginx: 4 s), or nginx may reuse a
+# connection the worker has just closed.
+keepalive = 5
+# Log to stdout/stderr, where containers collect them.
+accesslog = "-"
+errorlog = "-"
