@@ -13,7 +13,7 @@
   const textInput = document.getElementById("text");
 
   // Close codes after which reconnecting cannot help.
-  const PERMANENT = new Set([4400, 4404]);
+  const PERMANENT = new Set([4400, 4401, 4404]);
   const pending = new Map();   // client_id -> text, until the server acknowledges it
   const shown = new Set();     // ids of messages already on screen
   let socket = null;
