@@ -3,17 +3,21 @@ Faults a production deployment meets, against real processes: a Redis outage
 while clients chat, and database connections under a burst.
 """
 
+import asyncio
 import contextlib
 import json
 import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 from apps.chat.protocol import CLOSE_TRY_AGAIN
+from conftest import TEST_DATABASE_URL
 from tests.clients import chat_join, chat_say, receive_until, ws_connect
 from tests.conftest import SERVERS
 from tests.private_redis import PrivateRedis
@@ -97,3 +101,48 @@ def test_a_redis_outage_is_survived_and_loses_no_acknowledged_message(
         ack = chat_say(ada, "after the outage", "after")
         assert receive_until(bob, "message")["id"] == ack["id"]
     assert "Traceback" not in server.output()
+
+
+def database_connections(database_url: str) -> int:
+    """Connections PostgreSQL has open to the database of `database_url`."""
+    name = urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+        return admin.execute(query, (name,)).fetchone()[0]
+
+
+async def http_burst(base_url: str, paths: list[str], concurrency: int = 16) -> None:
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+        responses = await asyncio.gather(*(http.get(path) for path in paths))
+    assert {response.status_code for response in responses} == {200}
+
+
+@pytest.mark.parametrize("name", PRODUCTION_ASGI)
+def test_no_database_connection_leaks_under_a_burst(name, shared_env, run_server):
+    """CONN_MAX_AGE=0: whatever a burst opens is closed when it is over."""
+    server = run_server(SERVERS[name], shared_env)
+    before = database_connections(shared_env["DATABASE_URL"])
+    asyncio.run(http_burst(server.url, ["/chat/", "/readyz"] * 100))
+    room = f"burst-{uuid.uuid4().hex[:8]}"
+    for number in range(20):
+        with chat_join(server, room, f"user{number}") as (ws, _):
+            chat_say(ws, "hello", f"m{number}")
+    # Closing is asynchronous on the server side; give it a bounded moment.
+    deadline = time.monotonic() + 10
+    while database_connections(shared_env["DATABASE_URL"]) > before + 1:
+        assert time.monotonic() < deadline, "connections stayed open after the burst"
+        time.sleep(0.2)
+
+
+def test_persistent_connections_pile_up_under_asgi(shared_env, run_server):
+    """
+    Why DJANGO_CONN_MAX_AGE stays 0: under ASGI each request runs in its own
+    thread context, so a kept connection is never reused and never closed.
+    If this starts failing, Django changed and the setting can be revisited.
+    """
+    env = {**shared_env, "DJANGO_CONN_MAX_AGE": "60"}
+    server = run_server(SERVERS["uvicorn"], env)
+    before = database_connections(env["DATABASE_URL"])
+    asyncio.run(http_burst(server.url, ["/chat/"] * 100))
+    assert database_connections(env["DATABASE_URL"]) > before + 10
