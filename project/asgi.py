@@ -7,9 +7,10 @@ the lifespan protocol to a handler that checks dependencies at start-up.
 
 import os
 
-from project.handlers import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+from project.handlers import get_asgi_application  # noqa: E402
+
 # Set up Django (apps, settings) before importing anything that uses models.
 django_asgi_app = get_asgi_application()
 

@@ -8,8 +8,9 @@ compare mode (README, "Django on ASGI as fast as WSGI"):
    the end. Here each request borrows an idle one-thread executor instead, so
    a request's sync code still runs on one thread of its own, as Django
    requires, and concurrent requests still run in parallel.
-2. Hooks of middleware marked `inline_hooks` (project.middleware) that the
-   handler calls itself, such as process_view, run on the event loop.
+2. Django's middleware is loaded as its twins in project.middleware, whose
+   hooks run on the event loop instead of one thread hop each; the hooks the
+   handler calls itself (process_view) run inline as well.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from typing import Any
 
 import django
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction
+from django.conf import settings
 from django.core.handlers import asgi
 from django.db import connections
 
@@ -56,6 +58,21 @@ class ASGIHandler(asgi.ASGIHandler):
                 await self.handle(scope, receive, send)
         finally:
             self._give_back(executor)
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        """Called once, at start-up: build the chain from the inline twins."""
+        # Imported here: the twins import Django's middleware, which needs the
+        # app registry that django.setup() has just filled.
+        from project.middleware import with_twins
+
+        # Django reads settings.MIDDLEWARE here and offers no other way in, so
+        # the list is swapped for the time of this call, before any request.
+        django_names = settings.MIDDLEWARE
+        settings.MIDDLEWARE = with_twins(django_names)
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = django_names
 
     def adapt_method_mode(
         self,

@@ -10,8 +10,9 @@ attributes, so they run on the event loop, as cheaply as under WSGI. Where a
 hook may do I/O (saving a session, storing messages in the session), it still
 goes to a thread. Under WSGI nothing changes: MiddlewareMixin's __call__ runs.
 
-process_view and the other handler-called hooks run inline too:
-project.handlers.ASGIHandler reads `inline_hooks`.
+settings.MIDDLEWARE keeps Django's names (its system checks look for them);
+project.handlers.ASGIHandler loads these twins in their place, and runs their
+handler-called hooks (process_view) inline too: it reads `inline_hooks`.
 """
 
 from typing import Any
@@ -91,3 +92,27 @@ class MessageMiddleware(InlineHooks, messages.MessageMiddleware):
     def response_needs_io(self, request: HttpRequest, response: Any) -> bool:
         storage = getattr(request, "_messages", None)
         return storage is not None and (storage.used or storage.added_new)
+
+
+TWINS = [
+    SecurityMiddleware,
+    SessionMiddleware,
+    CommonMiddleware,
+    CsrfViewMiddleware,
+    AuthenticationMiddleware,
+    MessageMiddleware,
+    XFrameOptionsMiddleware,
+]
+
+
+def _path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# Django's dotted path -> the path of its twin here.
+TWIN_PATHS = {_path(twin.__mro__[2]): _path(twin) for twin in TWINS}
+
+
+def with_twins(middleware: list[str]) -> list[str]:
+    """settings.MIDDLEWARE with each Django class that has a twin replaced by it."""
+    return [TWIN_PATHS.get(path, path) for path in middleware]
