@@ -16,8 +16,16 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from project.servers import load_servers
 from tests.servers import HOST, ROOT, free_port
 
+SERVERS = load_servers()
+# The servers the stack runs: every ASGI server that is not development-only.
+STACK_SERVERS = [
+    name
+    for name, variant in SERVERS.items()
+    if variant.interface == "asgi" and not variant.development
+]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 # Published-port variables of docker-compose.yml, by service.

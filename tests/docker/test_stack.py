@@ -21,13 +21,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from tests.clients import TIMEOUT, chat_join, chat_say, receive_until, ws_connect
-from tests.docker.compose import Endpoint, Stack
+from tests.docker.compose import STACK_SERVERS, Endpoint, Stack
 from tests.docker.conftest import SCALE, record_duration
 
 # Building can take minutes on a fresh machine (pip inside the image).
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 
-APP_SERVICES = ["daphne", "uvicorn", "gunicorn-uvicorn", "hypercorn", "granian"]
+# One service per server of deploy/servers.toml (test_compose_file.py checks).
+APP_SERVICES = STACK_SERVERS
 # Container ports of the services that speak TLS (and HTTP/2); the rest: 8000.
 TLS_PORTS = {"hypercorn": 8443, "nginx": 443}
 # /scope.json's "program": the executable `manage.py serve` replaced itself with.
@@ -157,11 +158,14 @@ def test_nginx_upgrades_websockets_to_the_replicas(sites, replicas):
 def test_nginx_serves_static_files_from_disk(sites):
     nginx = sites["nginx"]
     with http_client(nginx) as client:
+        manifest = client.get(f"{nginx.url}/static/staticfiles.json").json()
+        hashed = manifest["paths"]["core/site.css"]
         response = client.get(
-            f"{nginx.url}/static/core/site.css", headers={"accept-encoding": "gzip"}
+            f"{nginx.url}/static/{hashed}", headers={"accept-encoding": "gzip"}
         )
     assert response.status_code == 200
-    # Set by deploy/nginx only; the app's static handler would say otherwise.
+    # deploy/nginx's header for hashed names; the app's own static handler
+    # (servestatic) would send "max-age=315360000, public, immutable".
     assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
     # The .gz copy collectstatic wrote, picked by gzip_static.
     assert response.headers["content-encoding"] == "gzip"
