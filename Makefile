@@ -7,7 +7,7 @@ ADDR ?= 127.0.0.1:8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-apps test-servers test-docker lint format
+.PHONY: run test test-apps test-servers test-docker test-browser lint format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test-servers: $(VENV)/.dev
 # Build the images and run docker-compose.yml under test (a few minutes).
 test-docker: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/docker
+
+# Playwright driving Debian's Chromium; screenshots go to test-artifacts/.
+test-browser: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/browser
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ the lifespan protocol to a handler that checks dependencies at start-up.
 
 import os
 
-from django.core.asgi import get_asgi_application
+from project.handlers import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 # Set up Django (apps, settings) before importing anything that uses models.
