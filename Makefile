@@ -7,7 +7,7 @@ ADDR ?= 127.0.0.1:8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-apps test-servers test-browser lint format
+.PHONY: run test test-apps test-servers test-docker test-browser lint format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,8 @@ run: $(VENV)/.runtime
 	DJANGO_DEBUG=1 $(BIN)/python manage.py collectstatic --noinput -v0
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(ADDR)
 
-# Set up, then lint and run every test: all tiers on SQLite, then the apps on PostgreSQL.
+# Set up, then lint and run every test: all tiers on SQLite (tests/docker included:
+# it needs a container engine, see deploy/docker/README.md), then the apps on PostgreSQL.
 test: $(VENV)/.dev lint
 	$(BIN)/python -m pytest
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest apps
@@ -38,7 +39,11 @@ test-apps: $(VENV)/.dev
 
 # Tests that start real server processes.
 test-servers: $(VENV)/.dev
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -m "not docker"
+
+# Build the images and run docker-compose.yml under test (a few minutes).
+test-docker: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/docker
 
 # Playwright driving Debian's Chromium; screenshots go to test-artifacts/.
 test-browser: $(VENV)/.dev

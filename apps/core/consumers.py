@@ -1,6 +1,6 @@
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from apps.core.scope import scope_for_display, server_program
+from apps.core.scope import scope_for_display, served_by
 
 
 class ScopeConsumer(AsyncJsonWebsocketConsumer):
@@ -9,6 +9,4 @@ class ScopeConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         """Called when the handshake arrives."""
         await self.accept()
-        await self.send_json(
-            {"program": server_program(), "scope": scope_for_display(self.scope)}
-        )
+        await self.send_json({**served_by(), "scope": scope_for_display(self.scope)})

@@ -4,6 +4,7 @@ with credentials redacted: the page is meant to be shown and shared.
 """
 
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -101,3 +102,11 @@ def server_program() -> str:
     if program == "manage.py":
         return f"manage.py {sys.argv[1]}" if len(sys.argv) > 1 else program
     return program
+
+
+def served_by() -> dict[str, str]:
+    """Which program, on which host, answered: tells replicas behind a proxy apart.
+
+    In a container the host name is the container's (its short ID by default).
+    """
+    return {"program": server_program(), "hostname": socket.gethostname()}

@@ -6,7 +6,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.core.health import dependency_problems
-from apps.core.scope import request_scope, server_program
+from apps.core.scope import request_scope, served_by, server_program
 
 DEMOS = [
     ("Chat", "chat:index", "Rooms over channel-layer groups, history and presence."),
@@ -36,7 +36,7 @@ async def scope_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 async def scope_json(request: HttpRequest) -> JsonResponse:
     """The HTTP scope of this request as JSON (used by the conformance tests)."""
-    return JsonResponse({"program": server_program(), "scope": request_scope(request)})
+    return JsonResponse({**served_by(), "scope": request_scope(request)})
 
 
 @never_cache

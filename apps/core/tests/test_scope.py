@@ -1,5 +1,7 @@
 """The scope inspector shows what the server passed, with credentials redacted."""
 
+import socket
+
 import pytest
 from channels.testing import WebsocketCommunicator
 
@@ -42,6 +44,8 @@ def test_credentials_are_redacted_and_bytes_decoded():
 
 async def test_http_scope_over_asgi(async_client):
     response = await async_client.get("/scope.json", headers={"cookie": "a=b"})
+    # Tells replicas behind a load balancer apart (tests/docker checks nginx with it).
+    assert response.json()["hostname"] == socket.gethostname()
     scope = response.json()["scope"]
     assert scope["type"] == "http"
     assert scope["path"] == "/scope.json"
@@ -69,6 +73,7 @@ async def test_websocket_scope_is_sent_on_connect():
     connected, _ = await communicator.connect()
     assert connected
     data = await communicator.receive_json_from()
+    assert data["hostname"] == socket.gethostname()
     assert data["scope"]["type"] == "websocket"
     assert data["scope"]["path"] == "/ws/scope/"
     assert ["cookie", REDACTED] in data["scope"]["headers"]

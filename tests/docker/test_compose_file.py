@@ -1,0 +1,101 @@
+"""
+docker-compose.yml agrees with deploy/servers.toml: one service per ASGI server,
+started through `manage.py serve`, stopped with the registry's grace period.
+Reads the file only; no container engine needed.
+"""
+
+import re
+
+import pytest
+import yaml
+
+from tests.docker.compose import (
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    PORT_VARIABLES,
+    SERVERS,
+    STACK_SERVERS,
+)
+from tests.servers import ROOT
+
+README = (ROOT / "README.md").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())
+SERVICES = COMPOSE["services"]
+SCALED = "uvicorn"
+DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def seconds(duration: str) -> int:
+    """A compose duration such as "1m30s" in seconds (whole units only)."""
+    match = DURATION.fullmatch(duration)
+    if not duration or match is None:
+        raise ValueError(f"Not a compose duration in h/m/s: {duration!r}")
+    hours, minutes, secs = (int(part or 0) for part in match.groups())
+    return hours * 3600 + minutes * 60 + secs
+
+
+def test_seconds_reads_compose_durations():
+    assert [seconds(d) for d in ("10s", "1m30s", "2h")] == [10, 90, 7200]
+    with pytest.raises(ValueError, match="500ms"):
+        seconds("500ms")
+
+
+def test_every_asgi_server_of_the_registry_has_a_service():
+    assert SCALED in STACK_SERVERS
+    missing = set(STACK_SERVERS) - set(SERVICES)
+    assert not missing, f"add a service to docker-compose.yml for {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", STACK_SERVERS)
+def test_service_runs_the_registry_command_and_stops_in_its_grace_period(name):
+    service = SERVICES[name]
+    # The command line itself comes from the registry, through `serve`.
+    assert service["command"][:5] == ["python", "manage.py", "serve", "--server", name]
+    assert seconds(service["stop_grace_period"]) == SERVERS[name].stop_timeout
+    assert (
+        service["depends_on"]["migrate"]["condition"]
+        == "service_completed_successfully"
+    )
+    for dependency in ("redis", "postgres"):
+        assert service["depends_on"][dependency]["condition"] == "service_healthy"
+    assert service["deploy"]["resources"]["limits"].keys() == {"cpus", "memory"}
+    # podman refuses a container whose ulimits set nofile without nproc.
+    assert service["ulimits"].keys() == {"nofile", "nproc"}
+    assert "healthcheck" not in service, "the image's HEALTHCHECK applies"
+
+
+def test_the_scaled_service_has_no_fixed_name_or_host_port():
+    service = SERVICES[SCALED]
+    assert "container_name" not in service
+    # "address::8000": the engine picks a host port for each replica.
+    assert [port.split(":")[-2:] for port in service["ports"]] == [["", "8000"]]
+    upstreams = {
+        value
+        for name, value in SERVICES["nginx"]["environment"].items()
+        if name.startswith("NGINX_APP_SERVER_")
+    }
+    assert upstreams == {f"{SCALED}:8000"}
+
+
+def test_no_service_pulls_or_names_a_container():
+    for name, service in SERVICES.items():
+        assert "container_name" not in service, name
+        assert service.get("pull_policy", "missing") != "always", name
+
+
+def env_example() -> dict[str, str]:
+    """The variables .env.example sets, with their values."""
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    pairs = (line.split("=", 1) for line in lines if re.match(r"^[A-Z_]+=", line))
+    return dict(pairs)
+
+
+@pytest.mark.parametrize(("service", "variable"), PORT_VARIABLES.items())
+def test_default_ports_agree_in_compose_env_example_and_readme(service, variable):
+    port = env_example()[variable]
+    assert f"${{{variable}:-{port}}}:" in COMPOSE_FILE.read_text()
+    docker_section = README.split("\n## Docker\n", 1)[1].split("\n## ", 1)[0]
+    [row] = [
+        line for line in docker_section.splitlines() if f"localhost:{port}/" in line
+    ]
+    assert service.split("-")[0] in row
