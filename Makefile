@@ -7,7 +7,7 @@ ADDR ?= 127.0.0.1:8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-apps test-servers lint format
+.PHONY: run test test-apps test-servers test-conformance capabilities lint format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,16 @@ test-apps: $(VENV)/.dev
 # Tests that start real server processes.
 test-servers: $(VENV)/.dev
 	$(BIN)/python -m pytest tests
+
+# Every capability on every server of deploy/servers.toml (also part of `test`).
+test-conformance: $(VENV)/.dev
+	$(BIN)/python -m pytest -m conformance
+
+# Measure the capability matrix again and publish it: deploy/capabilities.json,
+# deploy/capabilities.md and the README (the comparison with the old one is skipped).
+capabilities: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/conformance -k "not committed_matrix"
+	$(BIN)/python -m tests.conformance.publish
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
