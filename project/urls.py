@@ -5,5 +5,6 @@ urlpatterns = [
     path("", include("apps.core.urls")),
     path("echo/", include("apps.echo.urls")),
     path("chat/", include("apps.chat.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

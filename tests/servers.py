@@ -116,6 +116,11 @@ class ServerProcess:
                 f"{self.variant.name} ignored SIGTERM for {timeout} s:\n{self.output()}"
             ) from None
 
+    def restart(self) -> "ServerProcess":
+        """Stop gracefully and start again on the same port, as a deploy would."""
+        self.stop()
+        return self.start()
+
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to clean up, like a crash."""
         if self.process is not None and self.process.poll() is None:

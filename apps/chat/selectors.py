@@ -40,3 +40,8 @@ async def room_recent_list(*, limit: int) -> list[str]:
     """Names of the rooms created most recently."""
     names = Room.objects.order_by("-created_at").values_list("name", flat=True)
     return [name async for name in names[:limit]]
+
+
+async def room_is_members_only(*, name: str) -> bool:
+    """Whether the room exists and only signed-in users may enter it."""
+    return await Room.objects.filter(name=name, members_only=True).aexists()
