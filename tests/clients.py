@@ -1,7 +1,6 @@
 """Real network clients for the process tests: WebSocket chat over loopback."""
 
 import json
-import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,20 +13,14 @@ TIMEOUT = 10
 
 
 def ws_connect(
-    server: ServerProcess,
-    path: str,
-    origin: str | None = None,
-    ssl_context: ssl.SSLContext | None = None,
+    server: ServerProcess, path: str, origin: str | None = None
 ) -> ClientConnection:
     """Open a WebSocket as a page of the server's own site would."""
-    # websockets refuses an `ssl` argument for ws:// URLs, even None.
-    tls = {"ssl": ssl_context} if ssl_context is not None else {}
     return connect(
         f"{server.ws_url}{path}",
         origin=origin or server.url,
         open_timeout=TIMEOUT,
         close_timeout=TIMEOUT,
-        **tls,
     )
 
 

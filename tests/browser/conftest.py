@@ -24,7 +24,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while sync_playwright is open its event loop is
+# the thread's running loop, and every later asyncio.run() in the session fails.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")

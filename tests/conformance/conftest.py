@@ -69,6 +69,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     (RUN_DIRECTORY / "capabilities.md").write_text(matrix.markdown())
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """On a failure, show what the servers the test used printed (the tail)."""
+    report = yield
+    if report.failed and call.when == "call":
+        for name in ("server", "tls_server"):
+            server = getattr(item, "funcargs", {}).get(name)
+            if server is not None:
+                report.sections.append((f"{name} output", server.output()[-4000:]))
+    return report
+
+
 @pytest.fixture
 def record(request: pytest.FixtureRequest) -> Callable[[str, str], Cell]:
     """

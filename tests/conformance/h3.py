@@ -8,6 +8,7 @@ aioquic's reason instead of waiting forever for a response that cannot come.
 
 import asyncio
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,4 +108,8 @@ def h3_get(
     host: str, port: int, path: str, *, ca_file: Path, timeout: float = 5.0
 ) -> H3Response:
     """GET `path` over HTTP/3; raise H3Error (or TimeoutError) when it fails."""
-    return asyncio.run(_h3_get(host, port, path, ca_file, timeout))
+    # A thread of its own: the caller's thread may have an event loop running.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(
+            asyncio.run, _h3_get(host, port, path, ca_file, timeout)
+        ).result()

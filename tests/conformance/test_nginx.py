@@ -18,13 +18,13 @@ import pytest
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from uvicorn.config import Config
-from websockets.sync.client import connect
 
 from project.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
 from tests.conformance.checks import (
     SERVERS,
     assert_websocket_refused,
     speaks_websocket,
+    websocket_once,
 )
 from tests.conformance.conftest import servers_in_session
 from tests.conformance.wire import request
@@ -105,18 +105,10 @@ def test_nginx_websocket(fronted, server_name, dev_tls, record):
     if not speaks_websocket(server_name):
         assert_websocket_refused(nginx, record, ssl_context=dev_tls.client_context())
         return
-    options = {
-        "origin": nginx.url,
-        "ssl": dev_tls.client_context(),
-        "source_address": (CLIENT, 0),
-        "open_timeout": TIMEOUT,
-    }
-    with connect(f"{nginx.ws_url}/ws/scope/", **options) as ws:
-        scope = json.loads(ws.recv(timeout=TIMEOUT))["scope"]
-    with connect(f"{nginx.ws_url}/ws/echo/", **options) as ws:
-        ws.send("through nginx")
-        echoed = ws.recv(timeout=TIMEOUT)
-    seen = (scope.get("scheme"), scope["client"][0], echoed)
+    options = {"ssl_context": dev_tls.client_context(), "local_host": CLIENT}
+    scope = json.loads(websocket_once(nginx, "/ws/scope/", **options).message)
+    echoed = websocket_once(nginx, "/ws/echo/", send="through nginx", **options)
+    seen = (scope["scope"].get("scheme"), scope["scope"]["client"][0], echoed.message)
     if seen == ("wss", CLIENT, "through nginx"):
         cell = record(SUPPORTED, "upgraded; echo works; wss and the client's address")
     else:

@@ -11,8 +11,11 @@ import ssl
 import pytest
 
 from project.capabilities import BROKEN, SUPPORTED, Cell
-from tests.clients import ws_connect
-from tests.conformance.checks import assert_websocket_refused, speaks_websocket
+from tests.conformance.checks import (
+    assert_websocket_refused,
+    speaks_websocket,
+    websocket_once,
+)
 from tests.servers import HOST, ServerProcess
 
 pytestmark = pytest.mark.conformance
@@ -45,9 +48,8 @@ def http_scope(
 
 def ws_scope(server: ServerProcess, context: ssl.SSLContext | None) -> tuple[dict, int]:
     """The scope the server gave /ws/scope/, and the client port it came from."""
-    with ws_connect(server, "/ws/scope/", ssl_context=context) as ws:
-        client_port = ws.local_address[1]
-        return json.loads(ws.recv(timeout=TIMEOUT))["scope"], client_port
+    reply = websocket_once(server, "/ws/scope/", ssl_context=context)
+    return json.loads(reply.message)["scope"], reply.client_port
 
 
 def address_deviation(name: str, reported, expected: tuple[str, int]) -> str | None:

@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from project.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
-from tests.clients import ws_connect
-from tests.conformance.checks import SERVERS, speaks_websocket
+from tests.conformance.checks import SERVERS, speaks_websocket, websocket_once
 from tests.conformance.h3 import H3Error, h3_get
 from tests.servers import HOST, ROOT, ServerProcess, child_environment
 
@@ -64,9 +63,8 @@ def test_tls(tls_server, server_name, dev_tls, shared_env, record):
     assert response.status_code == 200, response
     if speaks_websocket(server_name):
         context = dev_tls.client_context()
-        with ws_connect(tls_server, "/ws/echo/", ssl_context=context) as ws:
-            ws.send("over tls")
-            assert ws.recv(timeout=TIMEOUT) == "over tls"
+        reply = websocket_once(tls_server, "/ws/echo/", send="tls", ssl_context=context)
+        assert reply.message == "tls"
         cell = record(SUPPORTED, f"HTTPS and WSS, {version}")
     else:
         cell = record(SUPPORTED, f"HTTPS, {version} (no WebSocket under WSGI)")
