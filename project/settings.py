@@ -89,9 +89,11 @@ THIRD_PARTY_APPS = ["channels"]
 LOCAL_APPS = ["apps.core", "apps.echo", "apps.chat"]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
-# Every middleware here is both sync- and async-capable, so an async view runs on
-# the event loop without a thread hop. Static files are served outside this chain
-# (project/static.py), see the README.
+# Under ASGI, project.handlers.ASGIHandler loads each of these as its twin in
+# project/middleware.py, whose hooks run on the event loop instead of one thread
+# hop each. This list keeps Django's names so its system checks see them; under
+# WSGI these very classes run. Static files are served outside this chain
+# (project/static.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

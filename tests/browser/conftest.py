@@ -24,8 +24,8 @@ CHROMIUM_ARGS = [
 ]
 
 
-# Per module, not per session: while sync_playwright is open its event loop is
-# the thread's running loop, and every later asyncio.run() in the session fails.
+# Module scope: Playwright's sync API keeps an event loop running while it is
+# open, which would break every async test collected after the browser tests.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
