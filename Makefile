@@ -7,7 +7,7 @@ ADDR ?= 127.0.0.1:8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-apps test-servers test-docker test-browser lint format
+.PHONY: run test test-apps test-servers test-docker test-browser test-conformance capabilities lint format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,16 @@ test-docker: $(VENV)/.dev
 # Playwright driving Debian's Chromium; screenshots go to test-artifacts/.
 test-browser: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/browser
+
+# Every capability on every server of deploy/servers.toml (also part of `test`).
+test-conformance: $(VENV)/.dev
+	$(BIN)/python -m pytest -m conformance
+
+# Measure the capability matrix again and publish it: deploy/capabilities.json,
+# deploy/capabilities.md and the README (the comparison with the old one is skipped).
+capabilities: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/conformance -k "not committed_matrix"
+	$(BIN)/python -m tests.conformance.publish
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -3,6 +3,8 @@ ASGI entry point: `daphne project.asgi:application` (or any ASGI server).
 
 HTTP goes to Django's views, WebSocket connections to Channels consumers, and
 the lifespan protocol to a handler that checks dependencies at start-up.
+Behind a reverse proxy listed in DJANGO_TRUSTED_PROXIES, the client's address
+and scheme come from its X-Forwarded-For and X-Forwarded-Proto headers.
 """
 
 import os
@@ -17,15 +19,20 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from servestatic import ServeStaticASGI  # noqa: E402
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: E402
 
+from project.http3 import lowercase_http3_response_headers  # noqa: E402
 from project.lifespan import lifespan  # noqa: E402
 from project.routing import websocket_urlpatterns  # noqa: E402
 from project.static import static_files_options  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": ServeStaticASGI(django_asgi_app, **static_files_options()),
+        "http": lowercase_http3_response_headers(
+            ServeStaticASGI(django_asgi_app, **static_files_options())
+        ),
         # Origin must match ALLOWED_HOSTS: a page on another site cannot open a
         # socket with this site's cookies (cross-site WebSocket hijacking).
         "websocket": AllowedHostsOriginValidator(
@@ -34,3 +41,10 @@ application = ProtocolTypeRouter(
         "lifespan": lifespan,
     }
 )
+
+if settings.TRUSTED_PROXIES:
+    # One mechanism under every server, instead of each server's own flags (which
+    # differ, and are on by default in some): see deploy/README.md.
+    application = ProxyHeadersMiddleware(
+        application, trusted_hosts=settings.TRUSTED_PROXIES
+    )

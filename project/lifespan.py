@@ -32,5 +32,7 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await close_dependencies()
+            # The conformance suite reads this line to tell lifespan shutdown ran.
+            logger.info("Shutdown complete: dependencies closed")
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -31,6 +31,7 @@ class ServerVariant:
     stop_timeout: int
     tls_command: str | None = None
     tls_protocols: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
     development: bool = False
 
     @property
@@ -71,6 +72,7 @@ def load_servers(path: Path = REGISTRY) -> dict[str, ServerVariant]:
             stop_timeout=entry["stop_timeout"],
             tls_command=entry.get("tls_command"),
             tls_protocols=tuple(entry.get("tls_protocols", ())),
+            packages=tuple(entry.get("packages", ())),
             development=entry.get("development", False),
         )
         for name, entry in entries.items()

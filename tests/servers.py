@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from project.servers import ServerVariant
+from project.servers import ServerVariant, TLSFiles
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -43,8 +43,11 @@ def child_environment(overrides: dict[str, str]) -> dict[str, str]:
 class ServerProcess:
     """One server variant running as a child process on its own port."""
 
-    def __init__(self, variant: ServerVariant, env: dict[str, str]) -> None:
+    def __init__(
+        self, variant: ServerVariant, env: dict[str, str], tls: TLSFiles | None = None
+    ) -> None:
         self.variant = variant
+        self.tls = tls
         self.port = free_port()
         self.env = child_environment(env)
         self.log = tempfile.TemporaryFile()
@@ -52,15 +55,19 @@ class ServerProcess:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{HOST}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{HOST}:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://{HOST}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
         """Start, then wait until /healthz answers; raise with the output if not."""
-        argv = self.variant.argv(host=HOST, port=self.port)
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> "ServerProcess":
+        """Start the process without waiting for it (see start_all)."""
+        argv = self.variant.argv(host=HOST, port=self.port, tls=self.tls)
         # A session of its own, so kill() reaches worker processes too.
         self.process = subprocess.Popen(
             argv,
@@ -70,6 +77,11 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> "ServerProcess":
+        """Wait until /healthz answers 200; raise with the output if it does not."""
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -78,7 +90,9 @@ class ServerProcess:
                     f"before it was ready:\n{self.output()}"
                 )
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                # Readiness only: the tests that use TLS verify the certificate.
+                ready = httpx.get(f"{self.url}/healthz", timeout=1, verify=False)
+                if ready.status_code == 200:
                     return self
             except httpx.TransportError:
                 pass
@@ -122,3 +136,11 @@ class ServerProcess:
         """Everything the server printed so far."""
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
+
+
+def start_all(servers: list[ServerProcess], timeout: float = 60.0) -> None:
+    """Launch every server at once, then wait for each: start-ups overlap."""
+    for server in servers:
+        server.launch()
+    for server in servers:
+        server.wait_ready(timeout)

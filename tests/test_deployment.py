@@ -3,31 +3,40 @@ Several processes as one deployment: chat crosses servers through Redis and
 PostgreSQL, presence survives a crash, and readiness tells the truth.
 """
 
+from contextlib import ExitStack
+
 import httpx
 import pytest
 
 from tests.clients import chat_join, chat_say, receive_until
 from tests.conftest import SERVERS, base_environment
-from tests.servers import free_port
+from tests.servers import ServerProcess, free_port, start_all
 
 pytestmark = pytest.mark.servers
 
 
-def test_chat_crosses_servers(shared_env, run_server):
-    """A client on daphne and one on runserver share a room through Redis."""
-    daphne = run_server(SERVERS["daphne"], shared_env)
-    runserver = run_server(SERVERS["runserver"], shared_env)
-    with (
-        chat_join(daphne, "across", "ada") as (ada, _),
-        chat_join(runserver, "across", "bob") as (bob, _),
-    ):
-        ack = chat_say(ada, "from daphne", "x1")
-        assert receive_until(bob, "message")["id"] == ack["id"]
-        ack = chat_say(bob, "from runserver", "x2")
-        seen = receive_until(ada, "message")
-        while seen["id"] != ack["id"]:
-            seen = receive_until(ada, "message")
-        assert seen["text"] == "from runserver"
+def test_chat_crosses_every_pair_of_servers(shared_env):
+    """
+    One client on each ASGI server of the registry, all in one room over one
+    Redis: every message reaches every client, so every pair of servers (not
+    only pairs with daphne) carries chat both ways. The servers start together.
+    """
+    names = [name for name, variant in SERVERS.items() if variant.interface == "asgi"]
+    servers = [ServerProcess(SERVERS[name], shared_env) for name in names]
+    try:
+        start_all(servers)
+        with ExitStack() as stack:
+            clients = [
+                stack.enter_context(chat_join(server, "every-pair", name))[0]
+                for name, server in zip(names, servers, strict=True)
+            ]
+            for sender, name in zip(clients, names, strict=True):
+                ack = chat_say(sender, f"from {name}", f"from-{name}")
+                for receiver in clients:
+                    assert receive_until(receiver, "message")["id"] == ack["id"]
+    finally:
+        for server in servers:
+            server.close()
 
 
 def test_presence_forgets_a_client_whose_server_crashed(shared_env, run_server):

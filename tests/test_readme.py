@@ -21,6 +21,8 @@ def test_quick_start_is_two_make_commands():
 
 
 def dry_run(target: str) -> str:
+    # --no-print-directory: under `make test` this make is a sub-make, which
+    # would otherwise print "Entering/Leaving directory" lines around the commands.
     result = subprocess.run(
         ["make", "--no-print-directory", "--dry-run", target],
         cwd=ROOT,
@@ -49,6 +51,20 @@ def test_ci_calls_the_readme_test_command():
 
 
 def test_servers_table_matches_the_registry():
-    embedded = README.split("<!-- servers-table:start -->\n", 1)[1]
-    embedded = embedded.split("<!-- servers-table:end -->", 1)[0]
-    assert embedded == commands_table()
+    assert between_markers("servers-table") == commands_table()
+
+
+def between_markers(name: str) -> str:
+    embedded = README.split(f"<!-- {name}:start -->\n", 1)[1]
+    return embedded.split(f"<!-- {name}:end -->", 1)[0]
+
+
+def test_capability_matrix_in_readme_matches_deploy():
+    """`make capabilities` writes both; an edit by hand to one of them fails here."""
+    published = (ROOT / "deploy" / "capabilities.md").read_text()
+    assert between_markers("capabilities") == published
+
+
+def test_readme_links_the_deploy_details():
+    assert "(deploy/README.md)" in README
+    assert (ROOT / "deploy" / "README.md").is_file()

@@ -3,6 +3,7 @@ Turn an ASGI scope (or a WSGI environ) into plain JSON for the scope inspector,
 with credentials redacted: the page is meant to be shown and shared.
 """
 
+import os
 import re
 import socket
 import sys
@@ -104,9 +105,14 @@ def server_program() -> str:
     return program
 
 
-def served_by() -> dict[str, str]:
-    """Which program, on which host, answered: tells replicas behind a proxy apart.
+def served_by() -> dict[str, str | int]:
+    """Which program, on which host, in which process answered.
 
-    In a container the host name is the container's (its short ID by default).
+    Tells apart replicas behind a proxy: in a container the host name is the
+    container's (its short ID by default); on one host, the process id.
     """
-    return {"program": server_program(), "hostname": socket.gethostname()}
+    return {
+        "program": server_program(),
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+    }

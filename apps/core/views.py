@@ -7,11 +7,19 @@ from django.views.decorators.http import require_GET
 
 from apps.core.health import dependency_problems
 from apps.core.scope import request_scope, served_by, server_program
+from project.capabilities import (
+    BROKEN,
+    SUPPORTED,
+    UNSUPPORTED,
+    MatrixError,
+    load_matrix,
+)
 
 DEMOS = [
     ("Chat", "chat:index", "Rooms over channel-layer groups, history and presence."),
     ("WebSocket echo", "echo:index", "A raw ASGI echo beside a Channels consumer."),
     ("ASGI scope", "core:scope", "What this server passed to the application."),
+    ("Servers", "core:servers", "What each ASGI server was measured to support."),
 ]
 
 
@@ -37,6 +45,39 @@ async def scope_page(request: HttpRequest) -> HttpResponse:
 async def scope_json(request: HttpRequest) -> JsonResponse:
     """The HTTP scope of this request as JSON (used by the conformance tests)."""
     return JsonResponse({**served_by(), "scope": request_scope(request)})
+
+
+# Marks every font has (the Markdown copy uses emoji, which GitHub draws).
+MARKS = {SUPPORTED: "✓", UNSUPPORTED: "–", BROKEN: "✗"}
+
+
+@require_GET
+def servers(request: HttpRequest) -> HttpResponse:
+    """The capability matrix measured by the conformance suite."""
+    # Sync: it reads a file, which an async view would do on the event loop.
+    try:
+        matrix = load_matrix()
+    except MatrixError as exc:
+        return render(request, "core/servers.html", {"error": str(exc)}, status=503)
+    rows = [
+        {
+            "title": row.title,
+            "cells": [
+                {"cell": row.cells.get(name), "mark": MARKS[row.cells[name].status]}
+                if name in row.cells
+                else {"cell": None}
+                for name in matrix.servers
+            ],
+        }
+        for row in matrix.capabilities.values()
+    ]
+    context = {
+        "servers": list(matrix.servers),
+        "versions": matrix.package_versions(),
+        "rows": rows,
+        "marks": MARKS,
+    }
+    return render(request, "core/servers.html", context)
 
 
 @never_cache

@@ -1,6 +1,7 @@
 """
-gunicorn settings for the ASGI app with uvicorn's worker, and (with
-`--worker-class sync`) for the WSGI reference. gunicorn manages the processes:
+gunicorn settings for the ASGI app with uvicorn's worker, with gunicorn's own
+ASGI worker (`--worker-class asgi`, registry entry gunicorn-asgi) and, with
+`--worker-class sync`, for the WSGI reference. gunicorn manages the processes:
 it restarts a crashed or stuck worker and drains workers on SIGTERM.
 
 Start: python manage.py serve --server gunicorn-uvicorn
@@ -21,6 +22,10 @@ graceful_timeout = 20
 # upstream's keepalive_timeout (deploy/nginx: 4 s), or nginx may reuse a
 # connection the worker has just closed.
 keepalive = 5
+# Believe no X-Forwarded-* header (gunicorn's default trusts 127.0.0.1 and ::1):
+# behind a proxy, DJANGO_TRUSTED_PROXIES says whose to believe, under every
+# server alike (deploy/README.md). The WSGI reference has no such switch.
+forwarded_allow_ips = ""
 # Log to stdout/stderr, where containers collect them.
 accesslog = "-"
 errorlog = "-"

@@ -33,6 +33,7 @@ PORT_VARIABLES = {
     "nginx": "NGINX_PORT",
     "daphne": "DAPHNE_PORT",
     "gunicorn-uvicorn": "GUNICORN_UVICORN_PORT",
+    "gunicorn-asgi": "GUNICORN_ASGI_PORT",
     "hypercorn": "HYPERCORN_PORT",
     "granian": "GRANIAN_PORT",
 }

@@ -36,6 +36,7 @@ PROGRAMS = {
     "daphne": "daphne",
     "uvicorn": "uvicorn",
     "gunicorn-uvicorn": "gunicorn",
+    "gunicorn-asgi": "gunicorn",
     "hypercorn": "hypercorn",
     "granian": "granian",
 }
@@ -48,6 +49,7 @@ CLOSE_CODE_ON_STOP = {
     "uvicorn": 1012,
     "gunicorn-uvicorn": 1012,
     # The chat consumer's own "try again": its channel-layer read fails first.
+    "gunicorn-asgi": 4013,
     "hypercorn": 4013,
     "granian": None,
     "nginx": 1012,
@@ -58,6 +60,7 @@ EXIT_CODE_ON_STOP = {
     "daphne": 0,
     "uvicorn": 0,
     "gunicorn-uvicorn": 0,
+    "gunicorn-asgi": 0,
     "hypercorn": 137,
     "granian": 0,
 }

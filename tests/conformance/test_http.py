@@ -1,0 +1,129 @@
+"""HTTP/1.1 on every server's plain command: requests, bodies, streaming, limits."""
+
+import os
+
+import httpx
+import pytest
+
+from project.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from tests.conformance.wire import NoResponse, request
+
+pytestmark = pytest.mark.conformance
+
+TIMEOUT = 20
+MIB = 1024 * 1024
+# Django's DATA_UPLOAD_MAX_MEMORY_SIZE default: 2.5 MB (2621440 bytes).
+OVER_DJANGO_LIMIT = 3 * MIB
+
+
+def test_http1_get(server, record):
+    """HTTP/1.1 GET"""
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        probe, page = http.get("/healthz"), http.get("/")
+    answered = [probe.http_version, probe.status_code, page.status_code]
+    if answered == ["HTTP/1.1", 200, 200] and probe.text == "ok\n":
+        cell = record(SUPPORTED, "200, two requests on one keep-alive connection")
+    else:
+        cell = record(BROKEN, f"answered {answered}")
+    assert cell.status == SUPPORTED, cell
+
+
+def echoed(response: httpx.Response, sent: bytes) -> str:
+    if response.content == sent:
+        return "intact"
+    return f"{response.status_code} with {len(response.content)} of {len(sent)} bytes"
+
+
+def test_http1_post(server, server_name, record):
+    """HTTP/1.1 POST with a body (Content-Length and chunked)"""
+    body = os.urandom(MIB)
+    # A generator has no length: httpx sends it with Transfer-Encoding: chunked.
+    pieces = [os.urandom(16 * 1024) for _ in range(8)]
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        sized = echoed(http.post("/probe/echo", content=body), body)
+        chunked = echoed(
+            http.post("/probe/echo", content=iter(pieces)), b"".join(pieces)
+        )
+    if sized == chunked == "intact":
+        cell = record(SUPPORTED, "1 MiB, and 128 KiB chunked, echoed intact")
+    else:
+        cell = record(BROKEN, f"1 MiB echoed {sized}; 128 KiB chunked echoed {chunked}")
+    if server_name == "gunicorn-wsgi":
+        # Django's WSGIRequest reads CONTENT_LENGTH bytes: a chunked body is lost.
+        assert cell.detail == (
+            "1 MiB echoed intact; 128 KiB chunked echoed 200 with 0 of 131072 bytes"
+        )
+    else:
+        assert cell.status == SUPPORTED, cell
+
+
+def test_streaming_response(server, record):
+    """Streaming response: each piece is sent as its own chunk"""
+    response = request(server.port, "/probe/stream?chunks=5&interval=0.05")
+    lines = response.body.decode().splitlines()
+    assert lines == [f"chunk {n} of 5" for n in range(1, 6)], response
+    framing = "chunked" if response.chunked else "not chunked"
+    if response.chunked and len(response.pieces) == 5:
+        cell = record(SUPPORTED, "5 pieces arrive as 5 chunks")
+    else:
+        cell = record(BROKEN, f"5 pieces arrive as {len(response.pieces)}, {framing}")
+    assert cell.status == SUPPORTED, cell
+
+
+def test_request_body_limit(server, record):
+    """Request body over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (3 MiB)"""
+    with httpx.Client(base_url=server.url, timeout=TIMEOUT) as http:
+        response = http.post("/probe/echo", content=os.urandom(OVER_DJANGO_LIMIT))
+    if response.status_code == 400:
+        cell = record(SUPPORTED, "400 from Django; no lower server limit")
+    elif response.status_code == 413:
+        cell = record(SUPPORTED, "413 from the server before Django")
+    else:
+        cell = record(BROKEN, f"answered {response.status_code}")
+    assert cell.status == SUPPORTED, cell
+
+
+# The smallest header each server refuses, and how (measured; a change is noticed).
+HEADER_LIMITS = {
+    "daphne": "16 KiB: connection closed, no response",
+    "uvicorn": "none: a 1 MiB header is accepted",
+    "gunicorn-uvicorn": "none: a 1 MiB header is accepted",
+    "gunicorn-asgi": "8 KiB: 431",
+    "hypercorn": "64 KiB: 431",
+    "granian": "1 MiB: 431",
+    "runserver": "16 KiB: connection closed, no response",
+    "gunicorn-wsgi": "8 KiB: 431",
+}
+HEADER_SIZES = {
+    "8 KiB": 8 * 1024,
+    "16 KiB": 16 * 1024,
+    "64 KiB": 64 * 1024,
+    "1 MiB": 1024 * 1024,
+}
+
+
+def header_refusal(port: int) -> str | None:
+    """How the server refuses the smallest of HEADER_SIZES it refuses, if any."""
+    for label, size in HEADER_SIZES.items():
+        try:
+            status = request(port, "/healthz", headers=[("X-Large", "a" * size)]).status
+        except NoResponse:
+            return f"{label}: connection closed, no response"
+        if status != 200:
+            return f"{label}: {status}"
+    return None
+
+
+def test_request_header_limit(server, server_name, record):
+    """Request header size limit (4 KiB must pass; 8 KiB to 1 MiB tried)"""
+    normal = request(server.port, "/healthz", headers=[("X-Large", "a" * 4096)])
+    assert normal.status == 200, "a 4 KiB header (a large cookie) must pass"
+    refusal = header_refusal(server.port)
+    if refusal is None:
+        cell = record(UNSUPPORTED, "none: a 1 MiB header is accepted")
+    elif "no response" in refusal:
+        # The limit holds, but the client gets a transport error, not a 431.
+        cell = record(BROKEN, refusal)
+    else:
+        cell = record(SUPPORTED, refusal)
+    assert cell.detail == HEADER_LIMITS[server_name], cell
