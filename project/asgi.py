@@ -3,6 +3,8 @@ ASGI entry point: `daphne project.asgi:application` (or any ASGI server).
 
 HTTP goes to Django's views, WebSocket connections to Channels consumers, and
 the lifespan protocol to a handler that checks dependencies at start-up.
+"channel" is what `python manage.py runworker <channel>` feeds: messages sent to
+a named channel on the channel layer, handed to that channel's consumer.
 """
 
 import os
@@ -14,12 +16,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import (  # noqa: E402
+    ChannelNameRouter,
+    ProtocolTypeRouter,
+    URLRouter,
+)
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from servestatic import ServeStaticASGI  # noqa: E402
 
 from project.lifespan import lifespan  # noqa: E402
-from project.routing import websocket_urlpatterns  # noqa: E402
+from project.routing import channel_routes, websocket_urlpatterns  # noqa: E402
 from project.static import static_files_options  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -31,5 +37,6 @@ application = ProtocolTypeRouter(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
         "lifespan": lifespan,
+        "channel": ChannelNameRouter(channel_routes),
     }
 )
