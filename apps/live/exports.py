@@ -7,6 +7,7 @@ client disconnects, Django (5.x, under ASGI) cancels the response and closes the
 generator, and the `finally` records how far production got.
 """
 
+import asyncio
 import csv
 import io
 import logging
@@ -56,6 +57,11 @@ async def csv_chunks(export: Export) -> AsyncIterator[bytes]:
             for number, start in enumerate(range(0, total, ROWS_PER_CHUNK), 1):
                 produced = min(start + ROWS_PER_CHUNK, total)
                 yield csv_rows(start, produced)
+                # Hand the loop back between chunks: a server whose `send` never
+                # waits (no backpressure, or a fast client) would otherwise run
+                # this loop to the end before serving anyone else, or noticing
+                # the disconnect.
+                await asyncio.sleep(0)
                 if number % PROGRESS_EVERY == 0:
                     await export_progress(export=export, rows_produced=produced)
             status = Export.Status.COMPLETED

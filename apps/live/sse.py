@@ -134,8 +134,8 @@ async def event_stream(
     reader = asyncio.create_task(_read_channel(layer, channel, inbox))
     with holding("sse_streams"):
         try:
-            yield RETRY
             first = await (feed.recent() if last_id is None else feed.since(last_id))
+            yield RETRY
             for event in first:
                 yield event.encode()
                 last_id = event.id if event.id is not None else last_id

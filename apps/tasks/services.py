@@ -16,6 +16,7 @@ import uuid
 from asgiref.sync import sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import F
@@ -51,11 +52,18 @@ def job_group(job_id: uuid.UUID | str) -> str:
 
 def worker_unavailable_reason() -> str | None:
     """Why jobs cannot reach a worker process with this channel layer, or None."""
-    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
         return (
             "Worker jobs need REDIS_URL: the in-memory channel layer lives inside "
             "one process and cannot reach `manage.py runworker jobs`. Run the job "
             "in this web process instead, or set REDIS_URL."
+        )
+    if isinstance(layer, RedisPubSubChannelLayer):
+        return (
+            "Worker jobs need DJANGO_CHANNEL_LAYER=redis: the pub/sub layer hands a "
+            "message only to a process listening at that moment, so a job sent "
+            "while no worker listens (a restart, a deploy) would be lost."
         )
     return None
 
