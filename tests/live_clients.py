@@ -47,11 +47,12 @@ def ticker(env: dict[str, str], topic: str, count: int) -> None:
 def wait_for(check: Callable[[], Any], *, seconds: float = 20, what: str = "") -> Any:
     """Poll `check` until it returns something true; fail after `seconds`."""
     deadline = time.monotonic() + seconds
+    result = None
     while time.monotonic() < deadline:
         if result := check():
             return result
         time.sleep(0.05)
-    raise AssertionError(f"not within {seconds} s: {what or check}")
+    raise AssertionError(f"not within {seconds} s: {what or check}; last: {result!r}")
 
 
 def stats(server: ServerProcess) -> dict[str, Any]:

@@ -7,8 +7,10 @@ per ASGI server in deploy/servers.toml.
 
 import socket
 import struct
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -96,6 +98,44 @@ def test_killing_the_client_mid_stream_stops_production(server):
     assert stats(server)["open"]["exports"] == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "backpressure"),
+    [
+        ("uvicorn", True),
+        ("gunicorn-uvicorn", True),
+        ("hypercorn", True),
+        ("granian", True),
+        # Known limitation: Daphne's `send` never waits, so Twisted buffers
+        # whatever the application produces in memory.
+        ("daphne", False),
+    ],
+)
+def test_a_client_that_stops_reading_pauses_production(
+    name, backpressure, shared_env, run_server
+):
+    """
+    Export progress is recorded every 200,000 rows (about 8 MB), more than the
+    kernel's socket buffers and the server's write buffer hold together.
+    """
+    server = run_server(SERVERS[name], shared_env)
+    with socket.create_connection((HOST, server.port), timeout=10) as stalled:
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        request = f"GET /live/export.csv?rows=3000000 HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
+        stalled.sendall(request.encode())
+        head = stalled.recv(4096).decode().lower()
+        export_id = head.split("x-export-id: ", 1)[1].split("\r\n", 1)[0]
+
+        def produced() -> int:
+            url = f"{server.url}/live/exports/{export_id}.json"
+            return httpx.get(url, timeout=10).json()["rows_produced"]
+
+        if backpressure:
+            time.sleep(3)  # ample for 200,000 rows without backpressure
+            assert produced() == 0
+        else:
+            wait_for(lambda: produced() >= 1_000_000, seconds=60, what="buffered")
+
+
 def test_closing_an_sse_client_leaves_the_group(server, shared_env):
     topic = new_topic()
     key = f"{shared_env['DJANGO_CHANNEL_LAYER_PREFIX']}:group:live.topic.{topic}"
@@ -122,24 +162,24 @@ def test_open_streams_do_not_hold_up_other_requests(name, shared_env, run_server
         site_client(server, timeout=60) as http,
         ThreadPoolExecutor(polls) as pool,
         socket.create_connection((HOST, server.port), timeout=10) as stalled,
+        ExitStack() as open_streams,
     ):
         request = f"GET /live/export.csv?rows=10000000 HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
         stalled.sendall(request.encode())
         streams = [
-            connect_sse(http, "GET", f"/live/topics/{topic}/sse").__enter__()
+            open_streams.enter_context(
+                connect_sse(http, "GET", f"/live/topics/{topic}/sse")
+            )
             for _ in range(3)
         ]
         waiting = [
             pool.submit(http.get, f"/live/topics/{topic}/poll?after=0&timeout=50")
             for _ in range(polls)
         ]
+        expected = {"sse_streams": 3, "long_polls": polls, "exports": 1}
         held = wait_for(
-            lambda: (
-                (s := stats(server))["open"]
-                == {"sse_streams": 3, "long_polls": polls, "exports": 1}
-                and s
-            ),
-            what="everything open at once",
+            lambda: (s := stats(server))["open"] == expected and s,
+            what=f"everything open at once: {expected}",
         )
         for path in ["/", "/live/exports.json", "/tasks/", "/healthz", "/live/"] * 6:
             assert http.get(path).status_code == 200, path
