@@ -40,15 +40,49 @@ def child_environment(overrides: dict[str, str]) -> dict[str, str]:
     return {**base, **overrides}
 
 
-class ServerProcess:
-    """One server variant running as a child process on its own port."""
+class ChildProcess:
+    """A command run from the repository root, its output kept, killable by PID."""
 
-    def __init__(self, variant: ServerVariant, env: dict[str, str]) -> None:
-        self.variant = variant
-        self.port = free_port()
+    def __init__(self, env: dict[str, str]) -> None:
         self.env = child_environment(env)
         self.log = tempfile.TemporaryFile()
         self.process: subprocess.Popen[bytes] | None = None
+
+    def spawn(self, argv: list[str]) -> None:
+        # A session of its own, so kill() reaches worker processes too.
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to clean up, like a crash."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def close(self) -> None:
+        """Kill the process if it still runs and release its log."""
+        self.kill()
+        self.log.close()
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+
+class ServerProcess(ChildProcess):
+    """One server variant running as a child process on its own port."""
+
+    def __init__(self, variant: ServerVariant, env: dict[str, str]) -> None:
+        super().__init__(env)
+        self.variant = variant
+        self.port = free_port()
 
     @property
     def url(self) -> str:
@@ -60,16 +94,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
         """Start, then wait until /healthz answers; raise with the output if not."""
-        argv = self.variant.argv(host=HOST, port=self.port)
-        # A session of its own, so kill() reaches worker processes too.
-        self.process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.spawn(self.variant.argv(host=HOST, port=self.port))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -101,19 +126,3 @@ class ServerProcess:
             raise RuntimeError(
                 f"{self.variant.name} ignored SIGTERM for {timeout} s:\n{self.output()}"
             ) from None
-
-    def kill(self) -> None:
-        """SIGKILL: the process gets no chance to clean up, like a crash."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def close(self) -> None:
-        """Kill the server if it still runs and release its log."""
-        self.kill()
-        self.log.close()
-
-    def output(self) -> str:
-        """Everything the server printed so far."""
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")

@@ -33,7 +33,6 @@ logger = logging.getLogger(__name__)
 # `python manage.py runworker jobs` listens here (project/asgi.py routes it).
 WORKER_CHANNEL = "jobs"
 in_process_jobs = BackgroundTasks(limit=settings.TASKS_IN_PROCESS_LIMIT)
-PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class JobRefused(Exception):
@@ -116,7 +115,8 @@ async def job_execute(*, job_id: uuid.UUID | str) -> None:
     claimed = await Job.objects.filter(id=job_id, status=Job.Status.QUEUED).aupdate(
         status=Job.Status.RUNNING,
         started_at=timezone.now(),
-        executed_by=PROCESS,
+        # Read now, not at import: gunicorn may import before it forks workers.
+        executed_by=f"{socket.gethostname()}:{os.getpid()}",
         version=F("version") + 1,
     )
     if not claimed:
