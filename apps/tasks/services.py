@@ -19,7 +19,6 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import F
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -112,19 +111,16 @@ async def job_execute(*, job_id: uuid.UUID | str) -> None:
     """Run a queued job to its end, recording progress; used by both runners."""
     # Long-lived processes: drop a connection the database closed since last time.
     await sync_to_async(close_old_connections)()
-    claimed = await Job.objects.filter(id=job_id, status=Job.Status.QUEUED).aupdate(
-        status=Job.Status.RUNNING,
-        started_at=timezone.now(),
-        # Read now, not at import: gunicorn may import before it forks workers.
-        executed_by=f"{socket.gethostname()}:{os.getpid()}",
-        version=F("version") + 1,
-    )
-    if not claimed:
+    job = await Job.objects.filter(id=job_id, status=Job.Status.QUEUED).afirst()
+    if job is None:
         logger.warning("Job %s is not queued (any more); not running it", job_id)
         return
-    job = await Job.objects.aget(id=job_id)
-    await _announce(job)
     try:
+        # From the claim on, a cancellation at any await is recorded below.
+        if not await _claim(job):
+            logger.warning("Job %s was claimed by another runner", job_id)
+            return
+        await _announce(job)
         await _run_steps(job)
     except asyncio.CancelledError:
         await _finish(job, Job.Status.CANCELLED, "Cancelled: the process shut down.")
@@ -134,6 +130,22 @@ async def job_execute(*, job_id: uuid.UUID | str) -> None:
         await _finish(job, Job.Status.FAILED, f"{type(error).__name__}: {error}")
     finally:
         await sync_to_async(close_old_connections)()
+
+
+async def _claim(job: Job) -> bool:
+    """Mark `job` running, unless another runner did first."""
+    job.status = Job.Status.RUNNING
+    job.started_at = timezone.now()
+    # Read now, not at import: gunicorn may import before it forks workers.
+    job.executed_by = f"{socket.gethostname()}:{os.getpid()}"
+    job.version += 1
+    claimed = await Job.objects.filter(id=job.id, status=Job.Status.QUEUED).aupdate(
+        status=job.status,
+        started_at=job.started_at,
+        executed_by=job.executed_by,
+        version=job.version,
+    )
+    return claimed == 1
 
 
 async def _run_steps(job: Job) -> None:
