@@ -7,7 +7,7 @@ ADDR ?= 127.0.0.1:8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-apps test-servers lint format
+.PHONY: run test test-apps test-servers test-browser lint format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test-apps: $(VENV)/.dev
 # Tests that start real server processes.
 test-servers: $(VENV)/.dev
 	$(BIN)/python -m pytest tests
+
+# Playwright driving Debian's Chromium; screenshots go to test-artifacts/.
+test-browser: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/browser
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

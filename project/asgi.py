@@ -9,9 +9,10 @@ a named channel on the channel layer, handed to that channel's consumer.
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+
+from project.handlers import get_asgi_application  # noqa: E402
+
 # Set up Django (apps, settings) before importing anything that uses models.
 django_asgi_app = get_asgi_application()
 

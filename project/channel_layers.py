@@ -19,6 +19,9 @@ from typing import Any
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
 from redis.asyncio import BlockingConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 BACKENDS = {
     "memory": "channels.layers.InMemoryChannelLayer",
@@ -29,18 +32,28 @@ BACKENDS = {
 
 class RedisChannelLayer(StockRedisChannelLayer):
     """
-    RedisChannelLayer whose connection pool waits for a free connection.
+    RedisChannelLayer whose connection pool waits for a free connection and
+    replaces a dead one.
 
-    redis-py's default pool raises MaxConnectionsError once `max_connections`
-    are in use. When many clients disconnect at once, their `group_discard`
-    calls then fail and dead channels stay in groups. A blocking pool makes
-    them queue for a connection instead.
+    - redis-py's default pool raises MaxConnectionsError once `max_connections`
+      are in use. When many clients disconnect at once, their `group_discard`
+      calls then fail and dead channels stay in groups. A blocking pool makes
+      them queue for a connection instead.
+    - After Redis restarts, every pooled connection is dead and its next command
+      fails ("Connection closed by server"). One retry on a new connection hides
+      that. A command that reached Redis before the connection broke could run
+      twice: chat messages carry ids, so clients drop the duplicate.
     """
 
     def create_pool(self, index: int) -> BlockingConnectionPool:
         """Called once per Redis host and event loop to build its pool."""
         host = dict(self.hosts[index])
-        return BlockingConnectionPool.from_url(host.pop("address"), **host)
+        return BlockingConnectionPool.from_url(
+            host.pop("address"),
+            retry=Retry(NoBackoff(), retries=1),
+            retry_on_error=[RedisConnectionError],
+            **host,
+        )
 
 
 # redis-py 8 gives every read a 5 s socket timeout by default, and channels_redis

@@ -66,6 +66,9 @@ LANGUAGE_CODE = "en-us"
 USE_I18N = False
 
 ROOT_URLCONF = "project.urls"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat:index"
+LOGOUT_REDIRECT_URL = "core:home"
 WSGI_APPLICATION = "project.wsgi.application"
 # `python manage.py runserver` (daphne's) serves this, HTTP and WebSocket alike.
 ASGI_APPLICATION = "project.asgi.application"
@@ -86,9 +89,11 @@ THIRD_PARTY_APPS = ["channels"]
 LOCAL_APPS = ["apps.core", "apps.echo", "apps.chat", "apps.live", "apps.tasks"]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
-# Every middleware here is both sync- and async-capable, so an async view runs on
-# the event loop without a thread hop. Static files are served outside this chain
-# (project/static.py), see the README.
+# Under ASGI, project.handlers.ASGIHandler loads each of these as its twin in
+# project/middleware.py, whose hooks run on the event loop instead of one thread
+# hop each. This list keeps Django's names so its system checks see them; under
+# WSGI these very classes run. Static files are served outside this chain
+# (project/static.py).
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -224,9 +229,13 @@ LOGGING = {
 # CHAT
 # ------------------------------------------------------------------------------
 # Frames larger than this are refused (close code 4009) before any parsing.
-CHAT_MAX_FRAME_BYTES = env.int("DJANGO_CHAT_MAX_FRAME_BYTES", default=16 * 1024)
+# Room for CHAT_MAX_MESSAGE_CHARS even if every character is \u-escaped (12 bytes).
+CHAT_MAX_FRAME_BYTES = env.int("DJANGO_CHAT_MAX_FRAME_BYTES", default=32 * 1024)
 CHAT_MAX_MESSAGE_CHARS = 2000
 CHAT_HISTORY_LIMIT = 50
+# Per connection: bursts up to CHAT_RATE_BURST, then this many messages a second.
+CHAT_RATE_PER_SECOND = env.float("DJANGO_CHAT_RATE_PER_SECOND", default=5.0)
+CHAT_RATE_BURST = env.int("DJANGO_CHAT_RATE_BURST", default=10)
 # Each connection refreshes its presence row this often; a row not refreshed for
 # three intervals belongs to a connection that died without saying goodbye.
 CHAT_PRESENCE_HEARTBEAT = env.float("DJANGO_CHAT_PRESENCE_HEARTBEAT", default=15.0)

@@ -7,5 +7,6 @@ urlpatterns = [
     path("chat/", include("apps.chat.urls")),
     path("live/", include("apps.live.urls")),
     path("tasks/", include("apps.tasks.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

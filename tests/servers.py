@@ -126,3 +126,8 @@ class ServerProcess(ChildProcess):
             raise RuntimeError(
                 f"{self.variant.name} ignored SIGTERM for {timeout} s:\n{self.output()}"
             ) from None
+
+    def restart(self) -> "ServerProcess":
+        """Stop gracefully and start again on the same port, as a deploy would."""
+        self.stop()
+        return self.start()

@@ -70,3 +70,15 @@ def test_readyz_names_the_dependencies_that_are_down(run_server):
     checks = response.json()["checks"]
     assert "OperationalError" in checks["database"]
     assert "ConnectionError" in checks["channel_layer"]
+
+
+def test_production_defaults_redirect_plain_http_but_not_the_probes(
+    shared_env, run_server
+):
+    """Without DJANGO_SECURE_SSL_REDIRECT=false, plain HTTP goes to HTTPS."""
+    env = {k: v for k, v in shared_env.items() if k != "DJANGO_SECURE_SSL_REDIRECT"}
+    server = run_server(SERVERS["daphne"], env)
+    response = httpx.get(f"{server.url}/chat/", timeout=10)
+    assert response.status_code == 301
+    assert response.headers["location"] == f"https://127.0.0.1:{server.port}/chat/"
+    assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200

@@ -76,7 +76,7 @@ def test_bad_input_is_explained_and_the_server_stays_healthy(server):
         ada.send(json.dumps({"type": "message", "text": "x" * 2001}))
         assert receive_until(ada, "error")["code"] == "invalid_message"
         assert chat_say(ada, "still connected", "ok-1")["id"] > 0
-        ada.send(json.dumps({"type": "message", "text": "x" * 20_000}))
+        ada.send(json.dumps({"type": "message", "text": "x" * 40_000}))
         assert receive_until(ada, "error")["code"] == "message_too_large"
         with pytest.raises(ConnectionClosedError) as closed:
             ada.recv(timeout=10)

@@ -1,6 +1,8 @@
 import asyncio
+import json
 import logging
 import secrets
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -11,12 +13,14 @@ from redis.exceptions import RedisError
 
 from apps.chat.models import Room
 from apps.chat.protocol import (
+    CLOSE_LOGIN_REQUIRED,
     CLOSE_TRY_AGAIN,
     ProtocolError,
     display_name_error,
     parse_client_frame,
     room_name_error,
 )
+from apps.chat.ratelimit import TokenBucket
 from apps.chat.selectors import message_as_dict, presence_online_list, room_history_list
 from apps.chat.services import (
     message_create,
@@ -31,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 # What a lost database or Redis raises.
 DEPENDENCY_ERRORS = (DatabaseError, RedisError, OSError)
+UNAVAILABLE = ProtocolError(
+    "unavailable",
+    "The chat lost Redis or its database. Reconnect in a moment; "
+    "messages that were acknowledged are stored.",
+    CLOSE_TRY_AGAIN,
+)
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -38,28 +48,44 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     room: Room | None = None
     heartbeat: asyncio.Task[None] | None = None
+    accepted = False
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Run the connection; if Redis or the database fails, say so and close."""
+        try:
+            await super().__call__(scope, receive, send)
+        except DEPENDENCY_ERRORS as exc:
+            # Expected during an outage: one line, not a traceback per socket.
+            logger.warning("Chat connection ended, %s: %s", type(exc).__name__, exc)
+            await self._end_unavailable(send)
 
     async def connect(self) -> None:
         """Called on the handshake: join the room, send history and presence."""
         # Accept first, so that a refusal can say why in an error frame.
         await self.accept()
+        self.accepted = True
+        self.limiter = TokenBucket(
+            rate=settings.CHAT_RATE_PER_SECOND, burst=settings.CHAT_RATE_BURST
+        )
         room_name = self.scope["url_route"]["kwargs"]["room"]
         self.display_name = self._display_name()
         error = room_name_error(room_name) or display_name_error(self.display_name)
         if error:
             await self.reply_error(error)
             return
-        self.group = f"chat.{room_name}"
-        try:
-            await self._join(room_name)
-        except DEPENDENCY_ERRORS:
-            logger.exception("Joining room %s failed", room_name)
+        room = await room_get_or_create(name=room_name)
+        if room.members_only and self._user_or_none() is None:
             await self.reply_error(
                 ProtocolError(
-                    "unavailable", "The chat is unavailable.", CLOSE_TRY_AGAIN
+                    "login_required",
+                    f"#{room_name} is for signed-in members; sign in first.",
+                    CLOSE_LOGIN_REQUIRED,
                 )
             )
             return
+        self.group = f"chat.{room_name}"
+        self.room = room
+        await self._join()
         self.heartbeat = asyncio.create_task(self._beat())
 
     async def receive(
@@ -69,6 +95,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self.room is None:
             return
         try:
+            # Before any parsing: a flood costs the server as little as possible.
+            if not self.limiter.allow():
+                raise ProtocolError(
+                    "rate_limited",
+                    f"At most {settings.CHAT_RATE_PER_SECOND:g} messages a second "
+                    f"(bursts of {settings.CHAT_RATE_BURST}); this one was dropped.",
+                )
             if text_data is None:
                 raise ProtocolError("binary_not_supported", "Send JSON in text frames.")
             data = parse_client_frame(text_data)
@@ -90,6 +123,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         )
         await self._attempt(presence_leave(channel_name=self.channel_name))
         await self._attempt(self._broadcast_presence())
+        self.room = None
 
     async def chat_message(self, event: dict[str, Any]) -> None:
         """Group event {"type": "chat.message", "message": {id, author, text, ...}}."""
@@ -106,60 +140,53 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(error.close_code)
 
     def _display_name(self) -> str:
-        user = self.scope.get("user")
-        if user is not None and user.is_authenticated:
+        user = self._user_or_none()
+        if user is not None:
             return user.get_username()[:32]
         query = parse_qs(self.scope["query_string"].decode("latin-1"))
         names = query.get("name")
         return names[0] if names else f"guest-{secrets.token_hex(2)}"
 
-    async def _join(self, room_name: str) -> None:
-        room = self.room = await room_get_or_create(name=room_name)
+    async def _join(self) -> None:
         # Join the group before reading history, so nothing falls in between;
         # clients drop the duplicates by id.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await presence_join(
-            room=room, channel_name=self.channel_name, name=self.display_name
+            room=self.room, channel_name=self.channel_name, name=self.display_name
         )
-        await presence_prune(room=room, older_than=self._cutoff())
+        await presence_prune(room=self.room, older_than=self._cutoff())
         await self.send_json(
             {
                 "type": "welcome",
-                "room": room_name,
+                "room": self.room.name,
                 "name": self.display_name,
                 "limits": {
                     "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,
                     "max_frame_bytes": settings.CHAT_MAX_FRAME_BYTES,
+                    "messages_per_second": settings.CHAT_RATE_PER_SECOND,
                 },
             }
         )
-        history = await room_history_list(room=room, limit=settings.CHAT_HISTORY_LIMIT)
+        history = await room_history_list(
+            room=self.room, limit=settings.CHAT_HISTORY_LIMIT
+        )
         await self.send_json({"type": "history", "messages": history})
         await self._broadcast_presence()
 
     async def _store_and_broadcast(self, text: str, client_id: str) -> None:
-        try:
-            message, created = await message_create(
-                room=self.room,
-                author=self.display_name,
-                text=text,
-                client_id=client_id,
-                user=self._user_or_none(),
-            )
-        except DatabaseError:
-            logger.exception("Storing a message in %s failed", self.room)
-            error = ProtocolError(
-                "unavailable", "The message was not stored; send it again."
-            )
-            await self.send_json({**error.frame(), "client_id": client_id})
-            return
-        # Acknowledge only what is stored: a client may forget the message now.
+        message, created = await message_create(
+            room=self.room,
+            author=self.display_name,
+            text=text,
+            client_id=client_id,
+            user=self._user_or_none(),
+        )
+        # Acknowledge only what is stored: the client may forget the message now.
+        # If the broadcast below fails, the others get it from the history.
         await self.send_json({"type": "ack", "client_id": client_id, "id": message.id})
         if created:
-            await self.channel_layer.group_send(
-                self.group,
-                {"type": "chat.message", "message": message_as_dict(message)},
-            )
+            event = {"type": "chat.message", "message": message_as_dict(message)}
+            await self.channel_layer.group_send(self.group, event)
 
     async def _beat(self) -> None:
         interval = settings.CHAT_PRESENCE_HEARTBEAT
@@ -173,10 +200,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 )
                 if await presence_prune(room=self.room, older_than=self._cutoff()):
                     await self._broadcast_presence()
-            except DEPENDENCY_ERRORS:
-                logger.warning(
-                    "Presence heartbeat in %s failed", self.room, exc_info=True
-                )
+            except DEPENDENCY_ERRORS as exc:
+                logger.warning("Presence heartbeat in %s failed: %s", self.room, exc)
 
     async def _broadcast_presence(self) -> None:
         online = await presence_online_list(room=self.room, since=self._cutoff())
@@ -184,17 +209,29 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             self.group, {"type": "chat.presence", "online": online}
         )
 
-    def _cutoff(self):
+    def _cutoff(self) -> datetime:
         return presence_cutoff(heartbeat=settings.CHAT_PRESENCE_HEARTBEAT)
 
-    def _user_or_none(self):
+    def _user_or_none(self) -> Any:
         user = self.scope.get("user")
         return user if user is not None and user.is_authenticated else None
 
-    async def _attempt(self, step) -> None:
+    async def _attempt(self, step: Any) -> None:
         try:
             await step
-        except DEPENDENCY_ERRORS:
-            logger.warning(
-                "Cleanup step failed for %s", self.channel_name, exc_info=True
-            )
+        except DEPENDENCY_ERRORS as exc:
+            logger.warning("Cleanup of %s failed: %s", self.channel_name, exc)
+
+    async def _end_unavailable(self, send: Any) -> None:
+        try:
+            if self.accepted:
+                frame = json.dumps(UNAVAILABLE.frame())
+                await send({"type": "websocket.send", "text": frame})
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+            else:
+                # Not accepted yet: refusing the handshake is all that is left.
+                await send({"type": "websocket.close"})
+        except (OSError, RuntimeError):
+            # The client is gone already (servers raise either); nothing to tell.
+            pass
+        await self.disconnect(CLOSE_TRY_AGAIN)

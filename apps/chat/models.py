@@ -7,6 +7,8 @@ class Room(models.Model):
     """A chat room, created the first time someone joins it."""
 
     name = models.SlugField(max_length=50, unique=True)
+    # Set in the admin: only signed-in users may join, read or post.
+    members_only = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

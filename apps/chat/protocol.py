@@ -32,13 +32,16 @@ ERROR_CODES = {
     "binary_not_supported": "binary frames are not accepted",
     "invalid_room": "the room name does not match the pattern (the socket closes)",
     "invalid_name": "the display name is empty, too long or has control characters",
-    "unavailable": "the chat could not store or join; try again (may close, 4013)",
+    "rate_limited": "too many messages; this one was dropped, slow down",
+    "login_required": "the room is for signed-in members (the socket closes, 4401)",
+    "unavailable": "Redis or the database failed; reconnect (may close, 4013)",
 }
 
 # Close codes in the application range, 4000 + the HTTP or RFC 6455 code they
 # mirror. Daphne (through autobahn) refuses any code an application sends
 # outside 1000 and 3000-4999, so RFC codes such as 1009 would crash there.
 CLOSE_INVALID_NAME = 4400
+CLOSE_LOGIN_REQUIRED = 4401
 CLOSE_INVALID_ROOM = 4404
 CLOSE_TOO_LARGE = 4009  # RFC 6455 1009, "message too big"
 CLOSE_TRY_AGAIN = 4013  # RFC 6455 1013, "try again later"

@@ -56,3 +56,8 @@ async def room_message_list(
     recent = [message_as_dict(m) async for m in messages.order_by("-id")[:limit]]
     recent.reverse()
     return recent
+
+
+async def room_is_members_only(*, name: str) -> bool:
+    """Whether the room exists and only signed-in users may enter it."""
+    return await Room.objects.filter(name=name, members_only=True).aexists()

@@ -1,10 +1,11 @@
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from apps.chat.protocol import room_name_error
-from apps.chat.selectors import room_recent_list
+from apps.chat.selectors import room_is_members_only, room_recent_list
 from apps.core.scope import server_program
 
 
@@ -29,6 +30,10 @@ async def room(request: HttpRequest, room: str) -> HttpResponse:
     error = room_name_error(room)
     if error:
         raise Http404(error.detail)
+    if await room_is_members_only(name=room):
+        user = await request.auser()
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
     context = {
         "room": room,
         "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.chat.protocol import room_name_error
+from apps.chat.selectors import room_is_members_only
 from apps.core.scope import server_program
 from apps.live.activity import activity_snapshot
 from apps.live.decorators import asgi_only
@@ -101,6 +102,17 @@ async def chat_sse(request: HttpRequest, room: str) -> HttpResponse:
     error = room_name_error(room)
     if error:
         raise Http404(error.detail)
+    # The same rule as the room's page and socket (apps/chat).
+    if await room_is_members_only(name=room):
+        user = await request.auser()
+        if not user.is_authenticated:
+            return JsonResponse(
+                {
+                    "error": "login_required",
+                    "detail": f"#{room} is for signed-in members.",
+                },
+                status=403,
+            )
     return sse_for(request, ChatRoomFeed(room))
 
 

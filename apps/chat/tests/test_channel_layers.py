@@ -1,12 +1,15 @@
-"""The project's RedisChannelLayer waits for a pooled connection instead of failing."""
+"""The project's RedisChannelLayer: waits for a free connection, replaces dead ones."""
 
 import asyncio
 
+import pytest
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
 from conftest import TEST_REDIS_URL, unique_prefix
 from project.channel_layers import RedisChannelLayer
+from tests.private_redis import PrivateRedis
 
 CHANNELS = 60
 
@@ -47,3 +50,30 @@ async def test_the_stock_layer_fails_the_same_burst():
         assert all(isinstance(failure, MaxConnectionsError) for failure in failures)
     finally:
         await layer.flush()
+
+
+async def survive_restart(layer_class) -> None:
+    """Use a layer, restart its Redis, then use the layer again."""
+    redis_server = PrivateRedis().start()
+    layer = layer_class(hosts=[{"address": redis_server.url}], prefix=unique_prefix())
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add("room", channel)
+        redis_server.stop()
+        redis_server.start()
+        await layer.group_add("room", channel)
+        await layer.group_send("room", {"type": "after.restart"})
+        assert (await layer.receive(channel))["type"] == "after.restart"
+    finally:
+        await layer.close_pools()
+        redis_server.stop()
+
+
+async def test_pooled_connections_are_replaced_after_redis_restarts():
+    await survive_restart(RedisChannelLayer)
+
+
+async def test_the_stock_layer_fails_once_redis_restarts():
+    """Why the retry exists; if this starts passing, upstream changed."""
+    with pytest.raises(RedisConnectionError, match="Connection closed by server"):
+        await survive_restart(StockRedisChannelLayer)

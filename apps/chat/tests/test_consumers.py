@@ -7,11 +7,13 @@ import json
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
 from django.utils import timezone
 
-from apps.chat.models import Message, Presence
-from apps.chat.protocol import CLOSE_TOO_LARGE
+from apps.chat.models import Message, Presence, Room
+from apps.chat.protocol import CLOSE_LOGIN_REQUIRED, CLOSE_TOO_LARGE
 from apps.chat.services import presence_join, room_get_or_create
 from project.asgi import application
 
@@ -210,3 +212,51 @@ async def test_presence_forgets_a_connection_that_died_without_closing(
     )
     assert (await receive_until(ada, "presence"))["online"] == ["ada"]
     await ada.disconnect()
+
+
+async def test_a_flood_is_refused_and_the_connection_stays(channel_layer, settings):
+    settings.CHAT_RATE_BURST = 3
+    settings.CHAT_RATE_PER_SECOND = 0.001  # nothing comes back during the test
+    ada, _ = await join("flood", "ada")
+    acks = [await say(ada, f"m{n}", f"f{n}") for n in range(3)]
+    await ada.send_json_to(
+        {"type": "message", "text": "one too many", "client_id": "x"}
+    )
+    error = await receive_until(ada, "error")
+    assert error["code"] == "rate_limited"
+    assert await Message.objects.acount() == len(acks) == 3
+    await ada.disconnect()
+
+
+async def test_members_only_rooms_refuse_anonymous_users(channel_layer):
+    await Room.objects.acreate(name="staff", members_only=True)
+    communicator = WebsocketCommunicator(
+        application, "/ws/chat/staff/?name=eve", headers=ORIGIN
+    )
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    error = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert error["code"] == "login_required"
+    assert await closed_with(communicator) == CLOSE_LOGIN_REQUIRED
+    assert not await Presence.objects.aexists()
+
+
+async def test_members_only_rooms_admit_signed_in_users(channel_layer, client):
+    await Room.objects.acreate(name="staff", members_only=True)
+    user = await User.objects.acreate_user("grace", password="not-used-here-1")
+    await sync_to_async(client.force_login)(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator = WebsocketCommunicator(
+        application,
+        "/ws/chat/staff/?name=ignored",
+        headers=[*ORIGIN, (b"cookie", cookie)],
+    )
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    welcome = await communicator.receive_json_from(timeout=TIMEOUT)
+    assert welcome["type"] == "welcome"
+    assert welcome["name"] == "grace"  # the account name, not the query's
+    ack = await say(communicator, "hello staff", "s1")
+    stored = await Message.objects.select_related("user").aget(id=ack["id"])
+    assert stored.user.username == "grace"
+    await communicator.disconnect()

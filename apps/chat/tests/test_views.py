@@ -1,6 +1,9 @@
 import pytest
+from django.test import Client
 
-pytestmark = pytest.mark.django_db
+from apps.chat.models import Room
+
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_room_page(async_client):
@@ -23,3 +26,17 @@ async def test_index_form_explains_an_invalid_name(async_client):
     response = await async_client.get("/chat/", {"room": "no spaces"})
     assert response.status_code == 400
     assert b"Room names are 1-49 lowercase letters" in response.content
+
+
+async def test_a_members_only_room_page_asks_anonymous_users_to_sign_in(async_client):
+    await Room.objects.acreate(name="staff", members_only=True)
+    response = await async_client.get("/chat/staff/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/chat/staff/"
+
+
+def test_sign_in_refuses_a_post_without_csrf_token():
+    client = Client(enforce_csrf_checks=True)
+    assert client.get("/accounts/login/").status_code == 200
+    response = client.post("/accounts/login/", {"username": "a", "password": "b"})
+    assert response.status_code == 403

@@ -8,6 +8,7 @@ import json
 import pytest
 from django.test import RequestFactory
 
+from apps.chat.models import Room
 from apps.chat.services import message_create, room_get_or_create
 from apps.live.activity import activity_snapshot
 from apps.live.services import topic_event_publish
@@ -167,6 +168,13 @@ async def test_chat_resume_replays_messages_after_the_last_id(channel_layer):
         str(ids[2]),
     ]
     await stream.disconnect()
+
+
+async def test_a_members_only_room_is_not_streamed_to_strangers():
+    await Room.objects.acreate(name="inner-circle", members_only=True)
+    stream = await StreamingRequest("/live/chat/inner-circle/sse").start()
+    body = json.loads(await stream.body())
+    assert (stream.status, body["error"]) == (403, "login_required")
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,16 @@
   const form = document.getElementById("send");
   const nameInput = document.getElementById("name");
   const textInput = document.getElementById("text");
+  const maxChars = Number(root.dataset.maxChars);
 
   // Close codes after which reconnecting cannot help.
-  const PERMANENT = new Set([4400, 4404]);
+  const PERMANENT = new Set([4400, 4401, 4404]);
   const pending = new Map();   // client_id -> text, until the server acknowledges it
   const shown = new Set();     // ids of messages already on screen
   let socket = null;
   let attempt = 0;
   let retryTimer = null;
+  let resendTimer = null;
 
   nameInput.value = localStorage.getItem("chat-name") || "";
 
@@ -65,10 +67,13 @@
   }
 
   function notice(text) {
-    const row = document.createElement("p");
+    // One notice line for a run of reconnection attempts, not one per attempt.
+    const last = log.lastElementChild;
+    const row = last && last.classList.contains("notice") ? last : document.createElement("p");
     row.className = "notice";
     row.textContent = text;
     log.append(row);
+    log.scrollTop = log.scrollHeight;
   }
 
   function send(clientId, text) {
@@ -94,7 +99,15 @@
         return item;
       }));
     },
-    error(data) { showError(data.detail); },
+    error(data) {
+      showError(data.detail);
+      // A dropped message is still pending: send what is unacknowledged again
+      // once the rate allows (the server stores each client_id once).
+      if (data.code === "rate_limited") {
+        clearTimeout(resendTimer);
+        resendTimer = setTimeout(() => pending.forEach((text, id) => send(id, text)), 1000);
+      }
+    },
   };
 
   function connect() {
@@ -129,6 +142,12 @@
     event.preventDefault();
     const text = textInput.value;
     if (!text.trim()) { return; }
+    // Code points, as the server counts them (not UTF-16 units).
+    const length = [...text].length;
+    if (length > maxChars) {
+      showError(`Messages are limited to ${maxChars} characters; this one has ${length}.`);
+      return;
+    }
     const clientId = newClientId();
     pending.set(clientId, text);
     addMessage({ author: nameInput.value.trim() || "you", text: text, client_id: clientId }, true);

@@ -1,0 +1,42 @@
+"""The demo pages as a visitor sees them."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import SERVERS
+
+pytestmark = pytest.mark.browser
+
+
+def test_home_links_every_demo(new_page, embedded_env, run_server):
+    server = run_server(SERVERS["daphne"], embedded_env)
+    page = new_page()
+    page.goto(server.url)
+    for title in ("Chat", "WebSocket echo", "ASGI scope"):
+        page.get_by_role("link", name=title).first.click()
+        expect(page.locator("h1")).to_be_visible()
+        page.go_back()
+
+
+def test_scope_page_shows_the_http_and_websocket_scopes(
+    new_page, embedded_env, run_server
+):
+    server = run_server(SERVERS["daphne"], embedded_env)
+    page = new_page()
+    page.goto(f"{server.url}/scope/")
+    expect(page.locator("#http-version")).to_have_text("1.1")
+    expect(page.locator("#ws-status")).to_have_text("Scope from daphne:")
+    expect(page.locator("#ws-scope")).to_contain_text('"type": "websocket"')
+
+
+def test_echo_page_measures_all_three_endpoints(new_page, embedded_env, run_server):
+    server = run_server(SERVERS["uvicorn"], embedded_env)
+    page = new_page()
+    page.goto(f"{server.url}/echo/")
+    expect(page.locator("#echo-results .status")).to_have_text(["open"] * 3)
+    page.fill("#echo-count", "20")
+    page.get_by_role("button", name="Send to all three").click()
+    median = re.compile(r"^\d+\.\d{2} ms$")
+    expect(page.locator("#echo-results .rtt")).to_have_text([median] * 3)
