@@ -5,6 +5,8 @@ HTTP goes to Django's views, WebSocket connections to Channels consumers, and
 the lifespan protocol to a handler that checks dependencies at start-up.
 Behind a reverse proxy listed in DJANGO_TRUSTED_PROXIES, the client's address
 and scheme come from its X-Forwarded-For and X-Forwarded-Proto headers.
+"channel" is what `python manage.py runworker <channel>` feeds: messages sent to
+a named channel on the channel layer, handed to that channel's consumer.
 """
 
 import os
@@ -17,7 +19,11 @@ from project.handlers import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import (  # noqa: E402
+    ChannelNameRouter,
+    ProtocolTypeRouter,
+    URLRouter,
+)
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from servestatic import ServeStaticASGI  # noqa: E402
@@ -25,7 +31,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: E40
 
 from project.http3 import lowercase_http3_response_headers  # noqa: E402
 from project.lifespan import lifespan  # noqa: E402
-from project.routing import websocket_urlpatterns  # noqa: E402
+from project.routing import channel_routes, websocket_urlpatterns  # noqa: E402
 from project.static import static_files_options  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -39,6 +45,7 @@ application = ProtocolTypeRouter(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
         "lifespan": lifespan,
+        "channel": ChannelNameRouter(channel_routes),
     }
 )
 

@@ -56,6 +56,14 @@ class RedisChannelLayer(StockRedisChannelLayer):
         )
 
 
+# redis-py 8 gives every read a 5 s socket timeout by default, and channels_redis
+# waits in BZPOPMIN for up to `brpop_timeout` (5 s) on an idle channel: every
+# receive idle for 5 s raised "Timeout reading from ..." (channels_redis issue
+# 422), killing idle consumers and SSE streams. Longer than the blocking wait,
+# it still notices a Redis that stopped answering.
+SOCKET_TIMEOUT = StockRedisChannelLayer.brpop_timeout + 10
+
+
 def channel_layer_config(
     kind: str,
     *,
@@ -79,4 +87,5 @@ def channel_layer_config(
     config: dict[str, Any] = {"hosts": [host], "prefix": prefix}
     if kind == "redis":
         config["capacity"] = capacity
+        host["socket_timeout"] = SOCKET_TIMEOUT
     return {"BACKEND": BACKENDS[kind], "CONFIG": config}

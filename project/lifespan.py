@@ -10,7 +10,10 @@ worker) send `lifespan.startup` once per worker before accepting connections and
 import logging
 from typing import Any
 
+from django.conf import settings
+
 from apps.core.health import close_dependencies, dependency_problems
+from apps.tasks.services import in_process_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,8 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             logger.info("Start-up checks passed: database and channel layer reachable")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            # In-process jobs finish, or are cancelled and recorded as such.
+            await in_process_jobs.drain(settings.TASKS_SHUTDOWN_GRACE)
             await close_dependencies()
             # The conformance suite reads this line to tell lifespan shutdown ran.
             logger.info("Shutdown complete: dependencies closed")

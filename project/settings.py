@@ -86,7 +86,7 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
 ]
 THIRD_PARTY_APPS = ["channels"]
-LOCAL_APPS = ["apps.core", "apps.echo", "apps.chat"]
+LOCAL_APPS = ["apps.core", "apps.echo", "apps.chat", "apps.live", "apps.tasks"]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 # Under ASGI, project.handlers.ASGIHandler loads each of these as its twin in
@@ -243,3 +243,26 @@ CHAT_RATE_BURST = env.int("DJANGO_CHAT_RATE_BURST", default=10)
 # Each connection refreshes its presence row this often; a row not refreshed for
 # three intervals belongs to a connection that died without saying goodbye.
 CHAT_PRESENCE_HEARTBEAT = env.float("DJANGO_CHAT_PRESENCE_HEARTBEAT", default=15.0)
+
+# LIVE (streaming, Server-Sent Events, long-polling: apps/live)
+# ------------------------------------------------------------------------------
+# An SSE stream with nothing to say sends a comment this often, so proxies and
+# browsers do not time the connection out.
+LIVE_SSE_HEARTBEAT = env.float("DJANGO_LIVE_SSE_HEARTBEAT", default=15.0)
+# A long-poll answers 204 after this many seconds without an event.
+LIVE_LONGPOLL_TIMEOUT = env.float("DJANGO_LIVE_LONGPOLL_TIMEOUT", default=25.0)
+# Events kept per topic for Last-Event-ID resume and long-polls; older ones are
+# deleted as new ones arrive.
+LIVE_EVENT_RETENTION = env.int("DJANGO_LIVE_EVENT_RETENTION", default=1000)
+LIVE_EXPORT_MAX_ROWS = 10_000_000
+
+# TASKS (background work: apps/tasks)
+# ------------------------------------------------------------------------------
+# Jobs one web process runs itself at once; more are refused with 503.
+TASKS_IN_PROCESS_LIMIT = env.int("DJANGO_TASKS_IN_PROCESS_LIMIT", default=4)
+# On lifespan shutdown, in-process jobs get this long to finish before they are
+# cancelled. Keep it under the server's own shutdown timeout (deploy/servers.toml).
+TASKS_SHUTDOWN_GRACE = env.float("DJANGO_TASKS_SHUTDOWN_GRACE", default=10.0)
+# A queued or running job not updated for this long is shown as lost: its
+# process died, or its message expired before a worker took it (60 s).
+TASKS_JOB_STALE_AFTER = env.float("DJANGO_TASKS_JOB_STALE_AFTER", default=90.0)

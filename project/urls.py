@@ -5,6 +5,8 @@ urlpatterns = [
     path("", include("apps.core.urls")),
     path("echo/", include("apps.echo.urls")),
     path("chat/", include("apps.chat.urls")),
+    path("live/", include("apps.live.urls")),
+    path("tasks/", include("apps.tasks.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

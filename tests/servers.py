@@ -40,18 +40,52 @@ def child_environment(overrides: dict[str, str]) -> dict[str, str]:
     return {**base, **overrides}
 
 
-class ServerProcess:
+class ChildProcess:
+    """A command run from the repository root, its output kept, killable by PID."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = child_environment(env)
+        self.log = tempfile.TemporaryFile()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def spawn(self, argv: list[str]) -> None:
+        # A session of its own, so kill() reaches worker processes too.
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to clean up, like a crash."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def close(self) -> None:
+        """Kill the process if it still runs and release its log."""
+        self.kill()
+        self.log.close()
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+
+class ServerProcess(ChildProcess):
     """One server variant running as a child process on its own port."""
 
     def __init__(
         self, variant: ServerVariant, env: dict[str, str], tls: TLSFiles | None = None
     ) -> None:
+        super().__init__(env)
         self.variant = variant
         self.tls = tls
         self.port = free_port()
-        self.env = child_environment(env)
-        self.log = tempfile.TemporaryFile()
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -67,16 +101,7 @@ class ServerProcess:
 
     def launch(self) -> "ServerProcess":
         """Start the process without waiting for it (see start_all)."""
-        argv = self.variant.argv(host=HOST, port=self.port, tls=self.tls)
-        # A session of its own, so kill() reaches worker processes too.
-        self.process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.spawn(self.variant.argv(host=HOST, port=self.port, tls=self.tls))
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> "ServerProcess":
@@ -120,22 +145,6 @@ class ServerProcess:
         """Stop gracefully and start again on the same port, as a deploy would."""
         self.stop()
         return self.start()
-
-    def kill(self) -> None:
-        """SIGKILL: the process gets no chance to clean up, like a crash."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def close(self) -> None:
-        """Kill the server if it still runs and release its log."""
-        self.kill()
-        self.log.close()
-
-    def output(self) -> str:
-        """Everything the server printed so far."""
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
 
 
 def start_all(servers: list[ServerProcess], timeout: float = 60.0) -> None:

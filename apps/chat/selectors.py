@@ -42,6 +42,22 @@ async def room_recent_list(*, limit: int) -> list[str]:
     return [name async for name in names[:limit]]
 
 
+async def room_message_list(
+    *, room_name: str, limit: int, after: int | None = None
+) -> list[dict[str, Any]]:
+    """
+    Messages of the room named `room_name`, oldest first: the first `limit` with
+    an id above `after`, or without `after` the last `limit` (for apps/live's SSE).
+    """
+    messages = Message.objects.filter(room__name=room_name)
+    if after is not None:
+        newer = messages.filter(id__gt=after).order_by("id")[:limit]
+        return [message_as_dict(message) async for message in newer]
+    recent = [message_as_dict(m) async for m in messages.order_by("-id")[:limit]]
+    recent.reverse()
+    return recent
+
+
 async def room_is_members_only(*, name: str) -> bool:
     """Whether the room exists and only signed-in users may enter it."""
     return await Room.objects.filter(name=name, members_only=True).aexists()

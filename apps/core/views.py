@@ -19,6 +19,16 @@ DEMOS = [
     ("Chat", "chat:index", "Rooms over channel-layer groups, history and presence."),
     ("WebSocket echo", "echo:index", "A raw ASGI echo beside a Channels consumer."),
     ("ASGI scope", "core:scope", "What this server passed to the application."),
+    (
+        "Streaming, SSE, long-polling",
+        "live:index",
+        "Responses that stay open: a streamed CSV, Server-Sent Events, long-polls.",
+    ),
+    (
+        "Background jobs",
+        "tasks:index",
+        "Work after the response, in-process or in a worker, with live progress.",
+    ),
     ("Servers", "core:servers", "What each ASGI server was measured to support."),
 ]
 

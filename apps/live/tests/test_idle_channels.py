@@ -1,0 +1,32 @@
+"""SSE streams and long-polls wait in a channel-layer receive for a long time."""
+
+import asyncio
+
+from channels.layers import get_channel_layer
+
+from conftest import TEST_REDIS_URL, unique_prefix
+from project.channel_layers import channel_layer_config
+
+
+async def test_an_idle_redis_receive_outlasts_the_blocking_wait(settings):
+    """
+    With redis-py 8's default 5 s socket timeout this raised redis TimeoutError
+    after 5 s (project/channel_layers.py sets a longer one).
+    """
+    settings.CHANNEL_LAYERS = {
+        "default": channel_layer_config(
+            "redis",
+            redis_url=TEST_REDIS_URL,
+            capacity=10,
+            max_connections=5,
+            prefix=unique_prefix(),
+        )
+    }
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    wait = asyncio.ensure_future(layer.receive(channel))
+    done, _ = await asyncio.wait([wait], timeout=layer.brpop_timeout + 1.5)
+    assert not done, f"receive ended while idle: {wait.exception()!r}"
+    await layer.send(channel, {"type": "still.listening"})
+    assert (await asyncio.wait_for(wait, 5))["type"] == "still.listening"
+    await layer.flush()

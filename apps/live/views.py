@@ -1,0 +1,162 @@
+"""
+Responses that stay open: a streamed CSV download, Server-Sent Events and
+long-polling. Each is an async view; each answers 501 under WSGI (see decorators).
+"""
+
+import asyncio
+
+from django.conf import settings
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.chat.protocol import room_name_error
+from apps.chat.selectors import room_is_members_only
+from apps.core.scope import server_program
+from apps.live.activity import activity_snapshot
+from apps.live.decorators import asgi_only
+from apps.live.exports import csv_chunks
+from apps.live.feeds import ChatRoomFeed, TopicFeed
+from apps.live.forms import ExportForm, NoteForm, PollForm, form_errors
+from apps.live.longpoll import topic_event_wait
+from apps.live.selectors import export_get, export_recent_list, topic_last_seq
+from apps.live.services import export_start, topic_event_publish
+from apps.live.sse import sse_for
+from apps.live.topics import topic_name_error
+
+
+def _bad_request(detail: str) -> JsonResponse:
+    return JsonResponse({"error": "bad_request", "detail": detail}, status=400)
+
+
+def _check_topic(topic: str) -> None:
+    error = topic_name_error(topic)
+    if error:
+        raise Http404(error)
+
+
+@require_GET
+async def index(request: HttpRequest) -> HttpResponse:
+    """The page: a download, two EventSource feeds and a long-poll loop."""
+    context = {
+        "program": server_program(),
+        "max_rows": settings.LIVE_EXPORT_MAX_ROWS,
+        "exports": await export_recent_list(limit=10),
+    }
+    return render(request, "live/index.html", context)
+
+
+@asgi_only
+@require_GET
+async def export_csv(request: HttpRequest) -> HttpResponse:
+    """GET ?rows=N: N generated CSV rows, streamed; X-Export-Id names the record."""
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(
+            form_errors(form) + "\n", status=400, content_type="text/plain"
+        )
+    export = await export_start(rows=form.cleaned_data["rows"])
+    response = StreamingHttpResponse(csv_chunks(export), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="export-{export.id}.csv"'
+    response["X-Export-Id"] = str(export.id)
+    # Left to proxy buffering on purpose: nginx spools a download for a slow
+    # client to disk, sparing the server's memory (Daphne has no backpressure).
+    return response
+
+
+@never_cache
+@require_GET
+async def exports_json(request: HttpRequest) -> JsonResponse:
+    """The latest downloads and how each ended."""
+    return JsonResponse({"exports": await export_recent_list(limit=20)})
+
+
+@never_cache
+@require_GET
+async def export_json(request: HttpRequest, export_id: int) -> JsonResponse:
+    export = await export_get(export_id=export_id)
+    if export is None:
+        raise Http404(f"No export {export_id}.")
+    return JsonResponse(export)
+
+
+@asgi_only
+@require_GET
+async def topic_sse(request: HttpRequest, topic: str) -> HttpResponse:
+    """Server-Sent Events of a topic; resumes after Last-Event-ID."""
+    _check_topic(topic)
+    return sse_for(request, TopicFeed(topic))
+
+
+@asgi_only
+@require_GET
+async def chat_sse(request: HttpRequest, room: str) -> HttpResponse:
+    """Server-Sent Events of a chat room's messages and presence."""
+    error = room_name_error(room)
+    if error:
+        raise Http404(error.detail)
+    # The same rule as the room's page and socket (apps/chat).
+    if await room_is_members_only(name=room):
+        user = await request.auser()
+        if not user.is_authenticated:
+            return JsonResponse(
+                {
+                    "error": "login_required",
+                    "detail": f"#{room} is for signed-in members.",
+                },
+                status=403,
+            )
+    return sse_for(request, ChatRoomFeed(room))
+
+
+@asgi_only
+@never_cache
+@require_GET
+async def topic_poll(request: HttpRequest, topic: str) -> HttpResponse:
+    """
+    GET ?after=SEQ&timeout=S: 200 with the events after SEQ as soon as there are
+    any, or 204 after S seconds without one. Without `after`, waits for the next.
+    """
+    _check_topic(topic)
+    form = PollForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(form_errors(form))
+    after = form.cleaned_data["after"]
+    if after is None:
+        after = await topic_last_seq(topic=topic)
+    timeout = form.cleaned_data["timeout"]
+    if timeout is None:
+        timeout = settings.LIVE_LONGPOLL_TIMEOUT
+    try:
+        async with asyncio.timeout(timeout):
+            events = await topic_event_wait(topic=topic, after=after)
+    except TimeoutError:
+        return HttpResponse(status=204)
+    return JsonResponse({"events": events, "last": events[-1]["seq"]})
+
+
+@require_POST
+async def topic_publish(request: HttpRequest, topic: str) -> JsonResponse:
+    """POST text=...: publish a note to a topic (stored, then announced)."""
+    _check_topic(topic)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _bad_request(form_errors(form))
+    event = await topic_event_publish(
+        topic=topic, kind="note", data={"text": form.cleaned_data["text"]}
+    )
+    return JsonResponse(event, status=201)
+
+
+@never_cache
+@require_GET
+async def stats_json(request: HttpRequest) -> JsonResponse:
+    """What this server process holds open right now."""
+    return JsonResponse({"program": server_program(), **activity_snapshot()})
