@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from asgiref.sync import SyncToAsync
 from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
@@ -75,3 +76,17 @@ def _close_connections_of_the_async_orm_thread():
     """
     yield
     SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory) -> None:
+    """
+    A file, not SQLite's in-memory database, for the test database: Django
+    never closes connections to an in-memory one (closing would drop it), so
+    a request thread reused by project.handlers would carry its connection
+    into the next test, where pytest-django forbids database access.
+    """
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        test_file = tmp_path_factory.mktemp("database") / "test.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(test_file)

@@ -20,7 +20,7 @@ import django
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction
 from django.conf import settings
 from django.core.handlers import asgi
-from django.db import connections
+from django.db import close_old_connections, connections
 
 # Idle threads kept for the next requests. More concurrent requests than this
 # still get a thread each; the extra threads end when their request does.
@@ -95,6 +95,10 @@ class ASGIHandler(asgi.ASGIHandler):
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="django-request")
 
     def _give_back(self, executor: ThreadPoolExecutor) -> None:
+        # Work that outlives request_finished (a generator's `finally` run by a
+        # cancelled response) may open a connection after Django closed them.
+        # Queued, not awaited: it runs before the thread's next request does.
+        executor.submit(close_old_connections)
         if len(self.idle_executors) < MAX_IDLE_THREADS:
             self.idle_executors.append(executor)
         else:

@@ -30,6 +30,7 @@ class ServerVariant:
     workers: bool
     stop_timeout: int
     tls_command: str | None = None
+    http3_args: str | None = None
     tls_protocols: tuple[str, ...] = ()
     packages: tuple[str, ...] = ()
     development: bool = False
@@ -38,10 +39,22 @@ class ServerVariant:
     def supports_tls(self) -> bool:
         return self.tls_command is not None
 
+    @property
+    def supports_http3(self) -> bool:
+        return self.http3_args is not None
+
     def argv(
-        self, *, host: str, port: int, workers: int = 1, tls: TLSFiles | None = None
+        self,
+        *,
+        host: str,
+        port: int,
+        workers: int = 1,
+        tls: TLSFiles | None = None,
+        http3: bool = False,
     ) -> list[str]:
         """The command as a list of arguments, ready for subprocess or exec."""
+        if http3 and (tls is None or not self.supports_http3):
+            raise ValueError(f"{self.name} has no HTTP/3 (it needs TLS and QUIC).")
         if workers != 1 and not self.workers:
             raise ValueError(f"{self.name} runs one process; it has no --workers.")
         if tls is None:
@@ -53,6 +66,8 @@ class ServerVariant:
         values = {"host": host, "port": port, "workers": workers}
         if tls is not None:
             values |= {"certfile": tls.certfile, "keyfile": tls.keyfile}
+        if http3:
+            template = f"{template} {self.http3_args}"
         return shlex.split(template.format(**values))
 
 
@@ -71,6 +86,7 @@ def load_servers(path: Path = REGISTRY) -> dict[str, ServerVariant]:
             workers=entry["workers"],
             stop_timeout=entry["stop_timeout"],
             tls_command=entry.get("tls_command"),
+            http3_args=entry.get("http3_args"),
             tls_protocols=tuple(entry.get("tls_protocols", ())),
             packages=tuple(entry.get("packages", ())),
             development=entry.get("development", False),

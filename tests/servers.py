@@ -80,11 +80,16 @@ class ServerProcess(ChildProcess):
     """One server variant running as a child process on its own port."""
 
     def __init__(
-        self, variant: ServerVariant, env: dict[str, str], tls: TLSFiles | None = None
+        self,
+        variant: ServerVariant,
+        env: dict[str, str],
+        tls: TLSFiles | None = None,
+        http3: bool = False,
     ) -> None:
         super().__init__(env)
         self.variant = variant
         self.tls = tls
+        self.http3 = http3
         self.port = free_port()
 
     @property
@@ -101,7 +106,10 @@ class ServerProcess(ChildProcess):
 
     def launch(self) -> "ServerProcess":
         """Start the process without waiting for it (see start_all)."""
-        self.spawn(self.variant.argv(host=HOST, port=self.port, tls=self.tls))
+        argv = self.variant.argv(
+            host=HOST, port=self.port, tls=self.tls, http3=self.http3
+        )
+        self.spawn(argv)
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> "ServerProcess":

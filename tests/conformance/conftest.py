@@ -34,6 +34,7 @@ MODULE_ORDER = [
     "test_transport",
     "test_scope",
     "test_lifecycle",
+    "test_hostile",
     "test_nginx",
     "test_publish",
     "test_matrix",
@@ -161,7 +162,12 @@ def pool(
     pool = ServerPool(
         plain={name: ServerProcess(SERVERS[name], shared_env) for name in names},
         tls={
-            name: ServerProcess(SERVERS[name], shared_env, tls=dev_tls.files)
+            name: ServerProcess(
+                SERVERS[name],
+                shared_env,
+                tls=dev_tls.files,
+                http3=SERVERS[name].supports_http3,
+            )
             for name in names
             if SERVERS[name].supports_tls
         },

@@ -129,9 +129,19 @@ def test_lifespan_startup(shutdowns, server_name, record):
     record_lifespan(record, server_name, ran, did, "no lifespan: /readyz only")
 
 
+# gunicorn's own ASGI worker waits for the open WebSocket until its
+# graceful_timeout, then the arbiter kills it: lifespan.shutdown never comes.
+KILLED_FIRST = "skipped: worker killed at graceful_timeout (a WebSocket stayed open)"
+SHUTDOWN_SKIPPED = {"gunicorn-asgi": KILLED_FIRST}
+
+
 def test_lifespan_shutdown(shutdowns, server_name, record):
     """Lifespan shutdown (connections released on exit)"""
     ran = SHUTDOWN_LINE in shutdowns[server_name].output
+    if server_name in SHUTDOWN_SKIPPED:
+        cell = record(BROKEN, SHUTDOWN_SKIPPED[server_name])
+        assert not ran and SERVERS[server_name].lifespan, cell
+        return
     did = "lifespan.shutdown ran: dependencies closed"
     record_lifespan(record, server_name, ran, did, "no lifespan: nothing runs at exit")
 
@@ -160,9 +170,12 @@ WEBSOCKET_ON_SIGTERM = {
     "daphne": DROPPED,
     "uvicorn": "close frame 1012 at once",
     "gunicorn-uvicorn": "close frame 1012 at once",
-    # These end the application at shutdown and close as after an app error.
-    "gunicorn-asgi": "close frame 1011 at once",
-    "hypercorn": "close frame 1011 at once",
+    # Waits its graceful_timeout for the application, then closes as after an
+    # app error. (Before the channel layer's 5 s read timeout was fixed, the
+    # consumer died of it first and this read "1011 at once".)
+    "hypercorn": "close frame 1011 after the grace",
+    # Waits its graceful_timeout, then the worker is killed with the socket.
+    "gunicorn-asgi": DROPPED,
     "granian": DROPPED,
     "runserver": DROPPED,
     "gunicorn-wsgi": "no WebSocket (WSGI)",
@@ -202,3 +215,23 @@ def test_graceful_exit(shutdowns, server_name, record):
     else:
         cell = record(BROKEN, f"{exit_status(outcome.exit_code)} after {limit} s + 5")
     assert cell.status == SUPPORTED, cell
+
+
+def test_hypercorn_with_quic_takes_its_whole_grace_period_to_exit(shared_env, dev_tls):
+    """
+    Known limitation of hypercorn 0.18, why HTTP/3 is opt-in (`serve --http3`):
+    with --quic-bind, even an idle server exits only once graceful_timeout is
+    over; its QUIC loop waits for a datagram and misses the shutdown. If this
+    starts failing, hypercorn fixed it.
+    """
+    variant = SERVERS["hypercorn"]
+    server = ServerProcess(variant, shared_env, tls=dev_tls.files, http3=True)
+    try:
+        server.start()
+        server.process.send_signal(signal.SIGTERM)
+        # Coarse on purpose: still there at half the grace, gone after it.
+        with pytest.raises(subprocess.TimeoutExpired):
+            server.process.wait(variant.stop_timeout / 2)
+        assert server.process.wait(variant.stop_timeout / 2 + EXIT_MARGIN) == 0
+    finally:
+        server.close()

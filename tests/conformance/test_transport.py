@@ -193,7 +193,7 @@ def test_django_over_http3_needs_lowercase_header_names(shared_env, dev_tls):
             "project.asgi:application", "tests.conformance.bare_asgi:application"
         ),
     )
-    server = ServerProcess(bare, shared_env, tls=dev_tls.files)
+    server = ServerProcess(bare, shared_env, tls=dev_tls.files, http3=True)
     try:
         server.start()
         with pytest.raises(H3Error, match="Content-Type"):

@@ -18,14 +18,24 @@ def commands_table() -> str:
         "| server | serves | command |",
         "|---|---|---|",
     ]
+    tls = TLSFiles(Path("var/tls/cert.pem"), Path("var/tls/key.pem"))
     for variant in load_servers().values():
         argv = " ".join(variant.argv(host="127.0.0.1", port=8000))
         rows.append(f"| {variant.name} | {', '.join(variant.protocols)} | `{argv}` |")
         if variant.supports_tls:
-            tls = TLSFiles(Path("var/tls/cert.pem"), Path("var/tls/key.pem"))
             argv = " ".join(variant.argv(host="127.0.0.1", port=8443, tls=tls))
-            protocols = ", ".join(variant.tls_protocols)
+            # HTTP/3 only with --http3, which has a row of its own.
+            protocols = ", ".join(
+                p
+                for p in variant.tls_protocols
+                if p != "h3" or not variant.supports_http3
+            )
             rows.append(f"| {variant.name} (TLS) | {protocols} | `{argv}` |")
+        if variant.supports_http3:
+            argv = " ".join(
+                variant.argv(host="127.0.0.1", port=8443, tls=tls, http3=True)
+            )
+            rows.append(f"| {variant.name} (TLS, `--http3`) | + h3 | `{argv}` |")
     return "\n".join(rows) + "\n"
 
 
@@ -43,6 +53,11 @@ class Command(BaseCommand):
             action="store_true",
             help="serve HTTPS (and HTTP/2, HTTP/3 where the server can); "
             "without --certfile a development certificate is made in var/tls/",
+        )
+        parser.add_argument(
+            "--http3",
+            action="store_true",
+            help="with --tls, also serve HTTP/3 over QUIC where the server can",
         )
         parser.add_argument("--certfile", type=Path)
         parser.add_argument("--keyfile", type=Path)
@@ -67,6 +82,7 @@ class Command(BaseCommand):
                 port=options["port"],
                 workers=options["workers"],
                 tls=tls,
+                http3=options["http3"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
