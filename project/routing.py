@@ -1,7 +1,8 @@
 """WebSocket routes of every app, combined for project/asgi.py."""
 
+from apps.bench.routing import websocket_urlpatterns as bench_routes
 from apps.chat.routing import websocket_urlpatterns as chat_routes
 from apps.core.routing import websocket_urlpatterns as core_routes
 from apps.echo.routing import websocket_urlpatterns as echo_routes
 
-websocket_urlpatterns = core_routes + echo_routes + chat_routes
+websocket_urlpatterns = core_routes + echo_routes + chat_routes + bench_routes

@@ -86,7 +86,7 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
 ]
 THIRD_PARTY_APPS = ["channels"]
-LOCAL_APPS = ["apps.core", "apps.echo", "apps.chat"]
+LOCAL_APPS = ["apps.core", "apps.echo", "apps.chat", "apps.bench"]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 # Every middleware here is both sync- and async-capable, so an async view runs on
@@ -223,6 +223,14 @@ LOGGING = {
     # record a second time in DEBUG.
     "loggers": {"django": {"handlers": [], "propagate": True}},
 }
+
+# BENCHMARK
+# ------------------------------------------------------------------------------
+# The /bench/ page shows the newest run in this folder (`python -m bench` writes
+# one subfolder per run, see bench/README.md).
+BENCH_RESULTS_DIR = Path(
+    env.str("DJANGO_BENCH_RESULTS_DIR", default=str(BASE_DIR / "bench" / "results"))
+)
 
 # CHAT
 # ------------------------------------------------------------------------------

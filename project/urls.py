@@ -6,5 +6,6 @@ urlpatterns = [
     path("echo/", include("apps.echo.urls")),
     path("chat/", include("apps.chat.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("bench/", include("apps.bench.urls")),
     path("admin/", admin.site.urls),
 ]

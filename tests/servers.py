@@ -49,6 +49,8 @@ class ServerProcess:
         self.env = child_environment(env)
         self.log = tempfile.TemporaryFile()
         self.process: subprocess.Popen[bytes] | None = None
+        # Where the command runs; the benchmark's compare mode points it elsewhere.
+        self.cwd = ROOT
 
     @property
     def url(self) -> str:
@@ -58,13 +60,23 @@ class ServerProcess:
     def ws_url(self) -> str:
         return f"ws://{HOST}:{self.port}"
 
+    def command(self) -> list[str]:
+        """The argv that start() runs (the benchmark wraps and changes it)."""
+        return self.variant.argv(host=HOST, port=self.port)
+
+    def answers_health(self) -> bool:
+        """Whether GET /healthz answers 200 right now."""
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
     def start(self, timeout: float = 30.0) -> "ServerProcess":
         """Start, then wait until /healthz answers; raise with the output if not."""
-        argv = self.variant.argv(host=HOST, port=self.port)
         # A session of its own, so kill() reaches worker processes too.
         self.process = subprocess.Popen(
-            argv,
-            cwd=ROOT,
+            self.command(),
+            cwd=self.cwd,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -77,11 +89,8 @@ class ServerProcess:
                     f"{self.variant.name} exited with {self.process.returncode} "
                     f"before it was ready:\n{self.output()}"
                 )
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
+            if self.answers_health():
+                return self
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(

@@ -1,0 +1,71 @@
+"""Looking figures up in a run's records, for the report and the charts."""
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A median, or why there is none to report as the server's number."""
+
+    value: float | None
+    note: str = ""  # "client-bound", "failed", "missing"
+
+    @property
+    def usable(self) -> bool:
+        return self.value is not None and not self.note
+
+
+class Records:
+    """A run's cell records with lookups by what was measured."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+
+    def find(self, **criteria: Any) -> dict[str, Any] | None:
+        """The first record matching every criterion (kind, server, app, ...)."""
+        return next((r for r in self.records if _matches(r, criteria)), None)
+
+    def servers(self, **criteria: Any) -> list[str]:
+        """Servers with a record matching `criteria`, in run order, each once."""
+        found = [r["server"] for r in self.records if _matches(r, criteria)]
+        return list(dict.fromkeys(found))
+
+    def figure(self, metric: str, **criteria: Any) -> Figure:
+        """The median of `metric`; client-bound or failed cells carry a note."""
+        record = self.find(**criteria)
+        if record is None:
+            return Figure(None, "missing")
+        summary = record["summary"].get(metric)
+        if record["error"] or summary is None:
+            return Figure(None, "failed")
+        if record["client_bound"]:
+            return Figure(summary["median"], "client-bound")
+        return Figure(summary["median"])
+
+
+def _matches(record: dict[str, Any], criteria: dict[str, Any]) -> bool:
+    return all(record.get(key) == value for key, value in criteria.items())
+
+
+def ratio(numerator: Figure, denominator: Figure) -> float | None:
+    """numerator / denominator when both are the servers' own numbers."""
+    if numerator.usable and denominator.usable and denominator.value:
+        return numerator.value / denominator.value
+    return None
+
+
+def number(figure: Figure, digits: int = 0) -> str:
+    """A figure for a table: 12,345 · 12,345 (client-bound) · failed."""
+    if figure.value is None:
+        return figure.note or "—"
+    text = f"{figure.value:,.{digits}f}"
+    return f"{text} ({figure.note})" if figure.note else text
+
+
+def times(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}×"
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{100 * value:.{digits}f}%"
