@@ -4,11 +4,13 @@ Command line of the harness.
   python -m bench                 the full run (about 20 minutes), into bench/results/
   python -m bench --quick         about a minute, into var/bench-results/ (CI smoke)
   python -m bench compare ...     two revisions or two settings, side by side
+  python -m bench check           the harness against bare wrk on the raw app
   python -m bench report FOLDER   redraw a run's charts and report from its JSON
   python -m bench readme          put the latest full run's summary in README.md
 """
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -20,9 +22,17 @@ from jsonschema import ValidationError
 
 from bench.compare import Side, compare, format_comparison, parse_env, workload_cell
 from bench.database import ServiceUnavailable
-from bench.harness import RESULTS_ROOT, run_benchmark, write_results
+from bench.harness import (
+    CHECK_SERVER,
+    RESULTS_ROOT,
+    preflight,
+    run_benchmark,
+    write_results,
+    wrk_check,
+)
 from bench.plan import PRESETS
 from bench.readme import update_readme
+from bench.runner import Runner, Services
 from project.servers import load_servers
 from tests.servers import ROOT
 
@@ -149,6 +159,30 @@ def _label(name: str, revision: str | None, env: list[str]) -> str:
     return f"{name}: {revision or 'working tree'} {' '.join(env)}".strip()
 
 
+def check_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench check",
+        description="Only the check: the raw app's plaintext by the harness and by "
+        "bare wrk, alternating; prints both and the ratio.",
+    )
+    parser.add_argument("--server", default=CHECK_SERVER)
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=2)
+    _services(parser)
+    args = parser.parse_args(argv)
+    preset = dataclasses.replace(
+        PRESETS["full"], repetitions=args.repetitions, duration=args.duration
+    )
+    preflight()
+    services = Services("", args.redis_url, "benchcheck")
+    runner = Runner(preset, {}, services, lambda *_: None, lambda _: 0)
+    check = wrk_check(runner, load_servers()[args.server], services)
+    print(f"harness:   {', '.join(f'{x:,.0f}' for x in check['harness'])}")
+    print(f"wrk alone: {', '.join(f'{x:,.0f}' for x in check['direct'])}")
+    print(f"ratio of medians (harness / wrk alone): {check['ratio']:.3f}")
+    return 0
+
+
 def report_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench report")
     parser.add_argument("folder", type=Path)
@@ -176,6 +210,7 @@ COMMANDS = {
     "compare": compare_command,
     "report": report_command,
     "readme": readme_command,
+    "check": check_command,
 }
 
 

@@ -141,7 +141,7 @@ def _progress_lines(total: float, console: Console) -> Callable[[str, float], No
             return
         elapsed = time.monotonic() - started
         # Scale the estimate by how fast the run has gone so far.
-        left = (total - done) * (elapsed / done if done else 1.0)
+        left = max(0.0, total - done) * (elapsed / done if done else 1.0)
         console.print(f"[{_clock(elapsed)} elapsed, ~{_clock(left)} left] {label}")
 
     return advance
@@ -270,6 +270,7 @@ def run_benchmark(
         "nginx": nginx_note(),
         "servers": server_commands(servers, sorted({g.server for g in plan})),
         "records": records,
+        "groups": runner.timings,
         "wrk_check": check,
     }
     write_results(run, folder)

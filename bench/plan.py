@@ -38,7 +38,7 @@ class Preset:
     fanout_sizes: tuple[int, ...]
     fanout_rates: tuple[int, ...]  # offered deliveries per second (all members)
     fanout_duration: int
-    fanout_drain: int
+    fanout_drain: int  # the most seconds to wait for frames still on their way
     fanout_repetitions: int
     idle_connections: int
     tls_servers: tuple[str, ...]  # servers measured over TLS (h2 where offered)
@@ -55,7 +55,7 @@ ALL_ASGI = ("daphne", "uvicorn", "gunicorn-uvicorn", "hypercorn", "granian")
 PRESETS = {
     "full": Preset(
         name="full",
-        duration=2,
+        duration=1,
         warmup=1,
         repetitions=3,
         connections=64,
@@ -64,8 +64,8 @@ PRESETS = {
         fanout_sizes=(64, 256, 1024),
         fanout_rates=(2_000, 20_000),
         fanout_duration=2,
-        fanout_drain=2,
-        fanout_repetitions=2,
+        fanout_drain=10,
+        fanout_repetitions=1,
         idle_connections=10_000,
         tls_servers=ALL_ASGI,
     ),
@@ -80,7 +80,7 @@ PRESETS = {
         fanout_sizes=(16,),
         fanout_rates=(1_000,),
         fanout_duration=1,
-        fanout_drain=1,
+        fanout_drain=3,
         fanout_repetitions=1,
         idle_connections=200,
         # granian: TLS with HTTP/2, so the quick run goes through h2load too.
@@ -238,14 +238,23 @@ def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]
 def cell_seconds(preset: Preset, cell: Cell) -> float:
     """Estimated wall time of one cell, for the progress bar's time left."""
     if cell.kind == "fanout":
-        connect = 0.5 + cell.clients / 500
-        run = connect + preset.fanout_duration + 1
-        return run * preset.fanout_repetitions
+        connect = 1 + cell.clients / 400
+        # Overload (above ~5,000 deliveries/s on one core) drains for seconds.
+        drain = 1 if cell.rate <= 5_000 else min(preset.fanout_drain, 6)
+        return (connect + preset.fanout_duration + drain) * preset.fanout_repetitions
     if cell.kind == "idle":
-        return 3 + cell.clients / 800
+        return 4 + cell.clients / 400
+    if cell.kind == "ws_echo":
+        # One client process: start, connect, warm-up, every window.
+        return 1.5 + preset.warmup + preset.repetitions * preset.duration
     return preset.seconds_per_cell
 
 
+SERVER_SECONDS = 5  # start (Django's imports on a busy core) and stop
+
+
 def plan_seconds(preset: Preset, plan: list[Group]) -> float:
-    """Estimated wall time of the plan; a server start counts 3 s."""
-    return sum(3 + sum(cell_seconds(preset, c) for c in g.cells) for g in plan)
+    """Estimated wall time of the plan."""
+    return sum(
+        SERVER_SECONDS + sum(cell_seconds(preset, c) for c in g.cells) for g in plan
+    )

@@ -6,6 +6,7 @@ ASGI app on the same server), the methodology and the setups.
 The same model is rendered to README.md (Markdown) and to the /bench/ page.
 """
 
+from datetime import datetime
 from typing import Any
 
 from apps.bench.contract import FLAVOURS, TEST_TYPES
@@ -436,6 +437,7 @@ class ReportBuilder:
                 rows.append([what, "client-bound", "client used ≥ 90% of its core"])
             if r["contract_problems"]:
                 rows.append([what, "contract", "; ".join(r["contract_problems"])])
+            rows += [[what, "warning", warning[:300]] for warning in r["warnings"]]
         return {
             "title": "Failures, client-bound runs and contract problems",
             "text": "None."
@@ -543,7 +545,11 @@ class ReportBuilder:
 
     def methodology(self) -> list[str]:
         preset = self.run["preset"]
+        took = datetime.fromisoformat(self.run["finished_at"]) - datetime.fromisoformat(
+            self.run["started_at"]
+        )
         return [
+            f"The run took {took.total_seconds() / 60:.1f} minutes.",
             f"Preset {preset['name']}: warm-up {preset['warmup']} s, then "
             f"{preset['repetitions']} repetitions of {preset['duration']} s per cell "
             f"({preset['fanout_repetitions']} of {preset['fanout_duration']} s for "

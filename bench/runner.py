@@ -26,7 +26,7 @@ from bench.measure import (
     run_client,
     tree_sample,
 )
-from bench.plan import Cell, Group, Preset
+from bench.plan import SERVER_SECONDS, Cell, Group, Preset
 from bench.servers import BenchServer
 from project.devcert import ca_file
 from project.servers import ServerVariant, TLSFiles
@@ -35,6 +35,7 @@ from tests.servers import ROOT
 logger = logging.getLogger(__name__)
 
 SERVER_CPU, CLIENT_CPU = 0, 1
+STOP_SECONDS = 3
 SECRET_KEY = "benchmark-secret-key-0123456789abcdefghijklmnopqrstuvwxyzABCD"
 # Summarised per cell: the median and spread of each, over the repetitions.
 SUMMARY_METRICS = {
@@ -97,6 +98,8 @@ class Runner:
         self.services = services
         self.advance = advance
         self.estimate = estimate
+        # Wall time of each group: server start, stop and the whole group.
+        self.timings: list[dict[str, Any]] = []
 
     def run(self, plan: list[Group]) -> list[dict[str, Any]]:
         """Every cell's record, in plan order."""
@@ -116,16 +119,25 @@ class Runner:
             cwd=self.services.cwd,
         )
         self.advance(f"starting {group.server} ({group.app})", 0)
+        timing = {
+            "server": group.server,
+            "app": group.app,
+            "tls": group.tls,
+            "layer": group.layer,
+        }
+        self.timings.append(timing)
+        started = time.monotonic()
         try:
             server.start(timeout=60)
         except RuntimeError as exc:
             server.close()
-            self.advance("", 3 + sum(self.estimate(cell) for cell in group.cells))
+            self.advance("", SERVER_SECONDS + sum(map(self.estimate, group.cells)))
             return [
                 self._record(group, server, c, error=str(exc)[-3000:])
                 for c in group.cells
             ]
-        self.advance(f"{group.server} ({group.app}) started", 3)
+        timing["start_seconds"] = round(time.monotonic() - started, 2)
+        self.advance(f"{group.server} ({group.app}) started", SERVER_SECONDS)
         records = []
         try:
             for cell in group.cells:
@@ -133,15 +145,21 @@ class Runner:
                 records.append(self.run_cell(group, server, cell))
                 self.advance("", self.estimate(cell))
         finally:
+            stopping = time.monotonic()
             self._stop(server)
+            timing["stop_seconds"] = round(time.monotonic() - stopping, 2)
+            timing["total_seconds"] = round(time.monotonic() - started, 2)
         return records
 
     @staticmethod
     def _stop(server: BenchServer) -> None:
+        # A graceful shutdown is not what is measured: a few seconds, then SIGKILL.
         try:
-            server.stop(timeout=10)
-        except RuntimeError as exc:
-            logger.warning("%s", exc)
+            server.stop(timeout=STOP_SECONDS)
+        except RuntimeError:
+            logger.info(
+                "%s still running %s s after SIGTERM", server.variant.name, STOP_SECONDS
+            )
         server.close()
 
     def _record(
@@ -162,6 +180,8 @@ class Runner:
             "server_command": server.command(),
             "client_command": [],
             "contract_problems": [],
+            # Problems that leave the figures usable (some connections refused).
+            "warnings": [],
             "repetitions": [],
             "summary": {},
             "client_bound": False,
@@ -268,26 +288,30 @@ class Runner:
         return loadgen.wsclient_parse(run.output), usage
 
     def _echo(self, server: BenchServer, cell: Cell, record: dict) -> None:
-        def argv(duration: float) -> list[str]:
-            return loadgen.wsclient_argv(
-                "echo",
-                url=server.ws_url + cell.path,
-                origin=server.url,
-                connections=self.preset.connections,
-                duration=duration,
-            )
-
-        record["client_command"] = argv(self.preset.duration)
+        """One client process: warm-up, then a window per repetition."""
+        preset = self.preset
+        argv = loadgen.wsclient_argv(
+            "echo",
+            url=server.ws_url + cell.path,
+            origin=server.url,
+            connections=preset.connections,
+            duration=preset.duration,
+            warmup=preset.warmup,
+            repetitions=preset.repetitions,
+        )
+        record["client_command"] = argv
         record["tool"] = "bench.wsclient"
-        self._ws_client(server, argv(self.preset.warmup), self.preset.warmup + 30)
-        for _ in range(self.preset.repetitions):
-            result, usage = self._ws_client(
-                server, argv(self.preset.duration), self.preset.duration + 30
+        timeout = preset.warmup + preset.repetitions * preset.duration + 30
+        result, usage = self._ws_client(server, argv, timeout)
+        if result["errors"]:
+            record["warnings"].append(
+                f"{result['errors']} connection errors: {result['error_samples']}"
             )
+        for window in result["repetitions"]:
             record["repetitions"].append(
-                result
+                window
                 | {
-                    "server_cpu": usage.cpu_share(*result["window"]),
+                    "server_cpu": usage.cpu_share(*window["window"]),
                     "server_rss_mb": usage.peak_rss_mb(),
                 }
             )
@@ -356,7 +380,7 @@ class Runner:
             }
         )
         if opened["failed"]:
-            record["error"] = (
+            record["warnings"].append(
                 f"{opened['failed']} of {cell.clients} connections failed: "
                 f"{opened['error_samples']}"
             )

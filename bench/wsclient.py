@@ -27,7 +27,9 @@ from typing import Any
 import picows
 import uvloop
 
-CONNECT_CONCURRENCY = 256
+# Handshakes in flight at once: daphne refuses (403) those its application
+# does not accept within 5 s, which a bigger storm on one core provokes.
+CONNECT_CONCURRENCY = 128
 SETTLE_SECONDS = 0.25
 
 
@@ -155,7 +157,26 @@ def percentiles_ms(latencies_ns: array) -> dict[str, float]:
     }
 
 
+async def echo_window(stats: Stats, duration: float) -> dict[str, Any]:
+    """Round trips counted over one window of `duration` seconds."""
+    stats.count, stats.latencies_ns = 0, array("q")
+    stats.recording = True
+    started, cpu_started = time.monotonic(), time.process_time()
+    await asyncio.sleep(duration)
+    stats.recording = False
+    finished, cpu_finished = time.monotonic(), time.process_time()
+    wall = finished - started
+    return {
+        "round_trips_per_s": stats.count / wall,
+        "round_trips": stats.count,
+        **percentiles_ms(stats.latencies_ns),
+        "window": [started, finished],
+        "client_cpu": (cpu_finished - cpu_started) / wall,
+    }
+
+
 async def echo(args: argparse.Namespace) -> dict[str, Any]:
+    """Warm up, then one window per repetition, on the same connections."""
     stats = Stats()
     payload = b"x" * args.size
     connections, errors = await open_many(
@@ -163,25 +184,16 @@ async def echo(args: argparse.Namespace) -> dict[str, Any]:
     )
     for _, client in connections:
         client.send()
-    await asyncio.sleep(SETTLE_SECONDS)
-    stats.recording = True
-    started, cpu_started = time.monotonic(), time.process_time()
-    await asyncio.sleep(args.duration)
-    stats.recording = False
-    finished, cpu_finished = time.monotonic(), time.process_time()
+    await asyncio.sleep(SETTLE_SECONDS + args.warmup)
+    windows = [await echo_window(stats, args.duration) for _ in range(args.repetitions)]
     stats.running = False
     await asyncio.sleep(0.1)
     close_all(connections)
-    wall = finished - started
     return {
-        "round_trips_per_s": stats.count / wall,
-        "round_trips": stats.count,
-        **percentiles_ms(stats.latencies_ns),
+        "repetitions": windows,
         "connections": len(connections),
         "errors": len(errors) + stats.dropped,
         "error_samples": errors[:3],
-        "window": [started, finished],
-        "client_cpu": (cpu_finished - cpu_started) / wall,
     }
 
 
@@ -195,6 +207,19 @@ async def publish(transport: Any, rate: float, duration: float) -> int:
             await asyncio.sleep(delay)
         transport.send(picows.WSMsgType.TEXT, b"%d %d" % (seq, time.monotonic_ns()))
     return total
+
+
+async def drain(stats: Stats, limit: float) -> None:
+    """
+    Wait for the frames still on their way: until all arrived, or none arrived
+    for a second (the rest were dropped), or `limit` seconds passed.
+    """
+    deadline, seen = time.monotonic() + limit, -1
+    while stats.count != seen and time.monotonic() < deadline:
+        seen = stats.count
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stats.complete.wait(), 1.0)
+            return
 
 
 async def fanout(args: argparse.Namespace) -> dict[str, Any]:
@@ -212,8 +237,9 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
     # Known up front, so the last member to receive can tell `complete`.
     stats.expected = expected = int(args.rate * args.duration) * len(members)
     sent = await publish(publisher[0], args.rate, args.duration)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stats.complete.wait(), args.drain)
+    drain_started = time.monotonic()
+    await drain(stats, args.drain)
+    drain_seconds = time.monotonic() - drain_started
     finished, cpu_finished = time.monotonic(), time.process_time()
     stats.running = False
     close_all([*members, publisher])
@@ -227,6 +253,7 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
         "delivered_per_s": stats.count / delivering,
         **percentiles_ms(stats.latencies_ns),
         "connect_seconds": connect_seconds,
+        "drain_seconds": drain_seconds,
         "errors": len(errors) + len(publisher_errors) + stats.dropped,
         "error_samples": (errors + publisher_errors)[:3],
         "window": [started, finished],
@@ -266,13 +293,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
         mode.add_argument("--origin", required=True)
     modes.choices["echo"].add_argument("--connections", type=int, default=64)
     modes.choices["echo"].add_argument("--duration", type=float, default=2.0)
+    modes.choices["echo"].add_argument("--warmup", type=float, default=1.0)
+    modes.choices["echo"].add_argument("--repetitions", type=int, default=3)
     modes.choices["echo"].add_argument("--size", type=int, default=32)
     fan = modes.choices["fanout"]
     fan.add_argument("--publish-url", required=True)
     fan.add_argument("--clients", type=int, default=64)
     fan.add_argument("--rate", type=float, required=True, help="publishes per second")
     fan.add_argument("--duration", type=float, default=2.0)
-    fan.add_argument("--drain", type=float, default=3.0)
+    fan.add_argument(
+        "--drain",
+        type=float,
+        default=10.0,
+        help="the most seconds to wait for stragglers",
+    )
     modes.choices["idle"].add_argument("--connections", type=int, default=1000)
     modes.choices["idle"].add_argument("--hold", type=float, default=120.0)
     return parser.parse_args(argv)

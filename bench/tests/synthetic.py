@@ -25,6 +25,7 @@ def record(kind: str, server: str, app: str, workload: str, **fields: Any) -> di
         "server_command": ["taskset", "-c", "0", server],
         "client_command": ["taskset", "-c", "1", "wrk"],
         "contract_problems": [],
+        "warnings": [],
         "repetitions": [dict(figures) for _ in range(reps)],
         "client_bound": figures.get("client_cpu", 0) >= CLIENT_BOUND_CPU,
         "error": None,
