@@ -427,6 +427,8 @@ class ReportBuilder:
 
     def problems_section(self) -> dict:
         rows = []
+        # The same contract problem on every endpoint of a server is one row.
+        contract: dict[tuple[str, str], int] = {}
         for r in self.run["records"]:
             what = (
                 f"{r['server']} {r['app']} {r['kind']} {r['workload']} {r['flavour']}"
@@ -435,14 +437,22 @@ class ReportBuilder:
                 rows.append([what, "failed", r["error"].splitlines()[-1][:200]])
             if r["client_bound"]:
                 rows.append([what, "client-bound", "client used ≥ 90% of its core"])
-            if r["contract_problems"]:
-                rows.append([what, "contract", "; ".join(r["contract_problems"])])
+            for problem in r["contract_problems"]:
+                key = (r["server"], problem)
+                contract[key] = contract.get(key, 0) + 1
             rows += [[what, "warning", warning[:300]] for warning in r["warnings"]]
+        rows += [
+            [server, "contract", f"{problem} ({count} responses checked)"]
+            for (server, problem), count in contract.items()
+        ]
         return {
             "title": "Failures, client-bound runs and contract problems",
             "text": "None."
             if not rows
-            else "Figures listed here are not reported as the server's number.",
+            else (
+                "Failed and client-bound figures are not reported as the server's "
+                "number; warnings and contract problems leave the figures standing."
+            ),
             "tables": [_table("Problems", ["cell", "problem", "detail"], rows)]
             if rows
             else [],

@@ -12,7 +12,7 @@ DEMOS = [
     ("Chat", "chat:index", "Rooms over channel-layer groups, history and presence."),
     ("WebSocket echo", "echo:index", "A raw ASGI echo beside a Channels consumer."),
     ("ASGI scope", "core:scope", "What this server passed to the application."),
-    ("Benchmarks", "bench:results", "Every server on the same work, measured side by side."),
+    ("Benchmarks", "bench:results", "Every server on the same work, side by side."),
 ]
 
 
