@@ -86,20 +86,9 @@ def _raw_chart(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]:
     if not servers:
         return []
 
-    def raw(server: str, workload: str) -> Figure:
-        return records.figure(
-            "requests_per_s",
-            kind="http",
-            server=server,
-            app="raw",
-            tls=False,
-            workload=workload,
-            protocol="http/1.1",
-        )
-
     series = {
-        "raw plaintext": [raw(s, "plaintext") for s in servers],
-        "raw json": [raw(s, "json") for s in servers],
+        "raw plaintext": [builder.raw(s, "plaintext") for s in servers],
+        "raw json": [builder.raw(s, "json") for s in servers],
         "Django plaintext (sync)": [
             builder.django(s, "plaintext", "sync", "requests_per_s") for s in servers
         ],

@@ -278,8 +278,8 @@ def run_benchmark(
 
 
 def nginx_note() -> str:
-    if not NGINX_DIR.is_dir():
-        return "not measured: deploy/nginx/ does not exist in this revision."
+    if not any(NGINX_DIR.glob("*.conf")):
+        return "not measured: there is no deploy/nginx/*.conf in this revision."
     return "not measured: the harness does not start nginx yet (deploy/nginx/ exists)."
 
 

@@ -115,6 +115,13 @@ class UsageSampler:
     def peak_rss_mb(self) -> float:
         return max(sample.rss_bytes for sample in self.samples) / 2**20
 
+    def server_figures(self, start: float, end: float) -> dict[str, float]:
+        """The server's CPU (cores) between two instants and its peak RSS (MB)."""
+        return {
+            "server_cpu": self.cpu_share(start, end),
+            "server_rss_mb": self.peak_rss_mb(),
+        }
+
 
 def pinned(cpu: int, argv: list[str]) -> list[str]:
     """`argv` run on one core only."""

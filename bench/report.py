@@ -56,18 +56,27 @@ class ReportBuilder:
             protocol="http/1.1",
         )
 
-    def ceiling(self, server: str, test: str) -> Figure:
-        """The raw app on the same server: plaintext for plaintext, else json."""
-        workload = "plaintext" if test == "plaintext" else "json"
+    def raw(
+        self,
+        server: str,
+        workload: str,
+        metric: str = "requests_per_s",
+        protocol: str = "http/1.1",
+    ) -> Figure:
+        """The raw ASGI app on `server`, in cleartext."""
         return self.records.figure(
-            "requests_per_s",
+            metric,
             kind="http",
             server=server,
             app="raw",
             tls=False,
             workload=workload,
-            protocol="http/1.1",
+            protocol=protocol,
         )
+
+    def ceiling(self, server: str, test: str) -> Figure:
+        """The raw app on the same server: plaintext for plaintext, else json."""
+        return self.raw(server, "plaintext" if test == "plaintext" else "json")
 
     def wsgi_reference(self, test: str) -> Figure:
         if self.wsgi is None:
@@ -150,25 +159,15 @@ class ReportBuilder:
     def raw_section(self) -> dict:
         rows = []
         for server in self.records.servers(kind="http", app="raw", tls=False):
-            raw = {"kind": "http", "server": server, "app": "raw", "tls": False}
-            plain = raw | {"workload": "plaintext", "protocol": "http/1.1"}
-            figure = self.records.figure
             rows.append(
                 [
                     server,
-                    number(figure("requests_per_s", **plain)),
-                    number(
-                        figure(
-                            "requests_per_s",
-                            **raw,
-                            workload="json",
-                            protocol="http/1.1",
-                        )
-                    ),
-                    number(figure("latency_p99_ms", **plain), 1),
-                    number(figure("requests_per_s", **plain | {"protocol": "h2c"})),
-                    number(figure("server_cpu", **plain), 2),
-                    number(figure("client_cpu", **plain), 2),
+                    number(self.raw(server, "plaintext")),
+                    number(self.raw(server, "json")),
+                    number(self.raw(server, "plaintext", "latency_p99_ms"), 1),
+                    number(self.raw(server, "plaintext", protocol="h2c")),
+                    number(self.raw(server, "plaintext", "server_cpu"), 2),
+                    number(self.raw(server, "plaintext", "client_cpu"), 2),
                 ]
             )
         return {

@@ -128,7 +128,7 @@ class Runner:
         self.timings.append(timing)
         started = time.monotonic()
         try:
-            server.start(timeout=60)
+            self._start(server)
         except RuntimeError as exc:
             server.close()
             self.advance("", SERVER_SECONDS + sum(map(self.estimate, group.cells)))
@@ -141,7 +141,8 @@ class Runner:
         records = []
         try:
             for cell in group.cells:
-                self.advance(f"{group.server} ({group.app}): {cell.workload}", 0)
+                label = f"{cell.workload} {cell.flavour} {cell.protocol}"
+                self.advance(f"{group.server} ({group.app}): {label}", 0)
                 records.append(self.run_cell(group, server, cell))
                 self.advance("", self.estimate(cell))
         finally:
@@ -150,6 +151,21 @@ class Runner:
             timing["stop_seconds"] = round(time.monotonic() - stopping, 2)
             timing["total_seconds"] = round(time.monotonic() - started, 2)
         return records
+
+    @staticmethod
+    def _start(server: BenchServer) -> None:
+        """Start; once more after a failure (a shared PostgreSQL may be full)."""
+        try:
+            server.start(timeout=60)
+        except RuntimeError as exc:
+            logger.warning(
+                "%s did not start, retrying: %s",
+                server.variant.name,
+                str(exc).splitlines()[-1][:300],
+            )
+            server.kill()
+            time.sleep(2)
+            server.start(timeout=60)
 
     @staticmethod
     def _stop(server: BenchServer) -> None:
@@ -249,11 +265,8 @@ class Runner:
                     metrics = loadgen.h2load_parse(run.output, log)
                 record["repetitions"].append(
                     metrics
-                    | {
-                        "server_cpu": usage.cpu_share(run.started, run.finished),
-                        "server_rss_mb": usage.peak_rss_mb(),
-                        "client_cpu": run.cpu_seconds / run.wall,
-                    }
+                    | usage.server_figures(run.started, run.finished)
+                    | {"client_cpu": run.cpu_seconds / run.wall}
                 )
 
     @staticmethod
@@ -309,11 +322,7 @@ class Runner:
             )
         for window in result["repetitions"]:
             record["repetitions"].append(
-                window
-                | {
-                    "server_cpu": usage.cpu_share(*window["window"]),
-                    "server_rss_mb": usage.peak_rss_mb(),
-                }
+                window | usage.server_figures(*window["window"])
             )
 
     def _fanout(self, server: BenchServer, cell: Cell, record: dict) -> None:
@@ -334,11 +343,7 @@ class Runner:
             timeout = self.preset.fanout_duration + self.preset.fanout_drain + 60
             result, usage = self._ws_client(server, argv, timeout)
             record["repetitions"].append(
-                result
-                | {
-                    "server_cpu": usage.cpu_share(*result["window"]),
-                    "server_rss_mb": usage.peak_rss_mb(),
-                }
+                result | usage.server_figures(*result["window"])
             )
 
     def _idle(self, server: BenchServer, cell: Cell, record: dict) -> None:
@@ -360,7 +365,8 @@ class Runner:
             text=True,
         )
         try:
-            opened = json_line(client, timeout=60 + cell.clients / 100)
+            # Allow for 50 handshakes a second: slower than that is a failure.
+            opened = json_line(client, timeout=30 + cell.clients / 50)
             time.sleep(1)  # let the server finish setting up the last sockets
             after = tree_sample(server.processes())
             client.stdin.write("\n")

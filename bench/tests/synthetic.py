@@ -137,7 +137,7 @@ def synthetic_run() -> dict[str, Any]:
         "git": {"revision": "0" * 40, "dirty": False},
         "preset": PRESETS["full"].__dict__,
         "notes": [],
-        "nginx": "not measured: deploy/nginx/ does not exist in this revision.",
+        "nginx": "not measured: there is no deploy/nginx/*.conf in this revision.",
         "servers": {
             name: {
                 "interface": interface,

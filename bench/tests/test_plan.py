@@ -57,7 +57,7 @@ def test_fanout_sizes_and_layers():
     }
     idle = cells(plan, kind="idle")
     assert {g.server for g, _ in idle} == set(ASGI)
-    assert {c.clients for _, c in idle} == {10_000}
+    assert {c.clients for _, c in idle} == {2_500}
 
 
 def test_estimates_fit_the_time_budgets():
