@@ -208,7 +208,7 @@ def _fanout_chart(run: dict[str, Any], folder: Path) -> list[dict[str, str]]:
         )
     for axes, ylabel in (
         (latency, "p99 delivery latency, ms (log)"),
-        (loss, "loss, %"),
+        (loss, "undelivered, %"),
     ):
         axes.set_xscale("log", base=2)
         axes.set_xticks(sizes, [str(size) for size in sizes])
@@ -217,7 +217,7 @@ def _fanout_chart(run: dict[str, Any], folder: Path) -> list[dict[str, str]]:
         axes.grid(alpha=0.3)
     latency.set_yscale("log")
     latency.legend(fontsize=7)
-    caption = "Broadcast fan-out: delivery latency and loss per channel layer"
+    caption = "Broadcast fan-out: delivery latency and undelivered share per layer"
     figure.suptitle(caption, fontsize=10)
     figure.tight_layout()
     figure.savefig(folder / "fanout_latency.png", dpi=110)

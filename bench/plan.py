@@ -29,7 +29,8 @@ class Preset:
     """How long and how hard each measurement runs."""
 
     name: str
-    duration: int  # seconds per repetition (wrk, h2load, echo)
+    duration: int  # seconds per HTTP repetition (wrk, h2load)
+    ws_duration: int  # seconds per WebSocket echo window (sub-ms round trips)
     warmup: int  # seconds of unrecorded load before the repetitions
     repetitions: int
     connections: int  # concurrent HTTP connections / WebSocket echo clients
@@ -45,8 +46,8 @@ class Preset:
 
     @property
     def seconds_per_cell(self) -> float:
-        # Each client run also costs ~0.3 s to start, connect and finish.
-        return self.warmup + self.repetitions * (self.duration + 0.3) + 0.3
+        # Measured: each wrk run adds ~0.05 s, a cell ~0.2 s (contract check).
+        return self.warmup + self.repetitions * (self.duration + 0.05) + 0.2
 
 
 ALL_TESTS = tuple((name, flavour) for name in TEST_TYPES for flavour in FLAVOURS)
@@ -55,7 +56,10 @@ ALL_ASGI = ("daphne", "uvicorn", "gunicorn-uvicorn", "hypercorn", "granian")
 PRESETS = {
     "full": Preset(
         name="full",
-        duration=1,
+        # Longer than the slowest endpoint's latency under load (~1 s on a busy
+        # core with 64 connections), so each window completes enough requests.
+        duration=2,
+        ws_duration=1,
         warmup=1,
         repetitions=3,
         connections=64,
@@ -64,7 +68,7 @@ PRESETS = {
         fanout_sizes=(64, 256, 1024),
         fanout_rates=(2_000, 20_000),
         fanout_duration=2,
-        fanout_drain=10,
+        fanout_drain=5,
         fanout_repetitions=1,
         # 10,000 fit the file limit here, but open at ~75/s per server on a busy
         # core: --idle-connections 10000 for the full figure (≈2 min a server).
@@ -74,6 +78,7 @@ PRESETS = {
     "quick": Preset(
         name="quick",
         duration=1,
+        ws_duration=1,
         warmup=1,
         repetitions=1,
         connections=16,
@@ -248,11 +253,11 @@ def cell_seconds(preset: Preset, cell: Cell) -> float:
         return 4 + cell.clients / 100
     if cell.kind == "ws_echo":
         # One client process: start, connect, warm-up, every window.
-        return 1.5 + preset.warmup + preset.repetitions * preset.duration
+        return 1.5 + preset.warmup + preset.repetitions * preset.ws_duration
     return preset.seconds_per_cell
 
 
-SERVER_SECONDS = 5  # start (Django's imports on a busy core) and stop
+SERVER_SECONDS = 4  # start (Django's imports on a busy core) and stop
 
 
 def plan_seconds(preset: Preset, plan: list[Group]) -> float:

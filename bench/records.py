@@ -41,6 +41,8 @@ class Records:
             return Figure(None, "failed")
         if record["client_bound"]:
             return Figure(summary["median"], "client-bound")
+        if record.get("too_few"):
+            return Figure(summary["median"], "too few responses")
         return Figure(summary["median"])
 
 

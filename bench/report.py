@@ -97,20 +97,16 @@ class ReportBuilder:
         absolute, p99, cpu, vs_wsgi, vs_ceiling = [], [], [], [], []
         for test, flavour in self.tests:
             label = f"{test} ({flavour})"
-            absolute.append(
-                [label]
-                + [
-                    number(self.django(s, test, flavour, "requests_per_s"))
+
+            def row(metric: str, digits: int, test=test, flavour=flavour) -> list:
+                return [
+                    number(self.django(s, test, flavour, metric), digits)
                     for s in servers
                 ]
-            )
-            p99.append(
-                [label]
-                + [
-                    number(self.django(s, test, flavour, "latency_p99_ms"), 1)
-                    for s in servers
-                ]
-            )
+
+            absolute.append([label, *row("requests_per_s", 0)])
+            p99.append([label, *row("latency_p99_ms", 1)])
+            cpu.append([label, *row("server_cpu", 2)])
             figures = [
                 self.django(s, test, flavour, "requests_per_s") for s in self.asgi
             ]
@@ -311,6 +307,9 @@ class ReportBuilder:
                 return self.records.figure(name, **cell)
 
             loss = metric("loss")
+            ended = sorted(
+                {rep.get("drain_ended", "") for rep in record["repetitions"]}
+            )
             rows.append(
                 [
                     record["layer"],
@@ -318,6 +317,7 @@ class ReportBuilder:
                     f"{record['rate']:,}",
                     number(metric("delivered_per_s")),
                     percent(loss.value) if loss.value is not None else loss.note,
+                    ", ".join(ended),
                     number(metric("latency_p50_ms"), 1),
                     number(metric("latency_p99_ms"), 1),
                     number(metric("server_cpu"), 2),
@@ -328,9 +328,12 @@ class ReportBuilder:
             "text": (
                 "One publisher sends to a group at a fixed rate (offered deliveries/s "
                 "= publishes/s × members) for the preset's duration; every member "
-                "counts what arrives. Loss = 1 − received / (sent × members), counted "
-                "after a drain period. Latency: publisher's send to member's receive. "
-                "uvicorn, one worker; Redis unpinned."
+                "counts what arrives. Undelivered = 1 − received / (sent × members) "
+                "when the wait ended: 'all' arrived; 'stalled', nothing arrived for a "
+                "second, so the rest was dropped; 'limit', frames were still arriving "
+                "(queued, late, not yet lost) when the drain limit passed. Latency: "
+                "publisher's send to member's receive. uvicorn, one worker; Redis "
+                "unpinned."
             ),
             "tables": [
                 _table(
@@ -340,7 +343,8 @@ class ReportBuilder:
                         "members",
                         "offered/s",
                         "delivered/s",
-                        "loss",
+                        "undelivered",
+                        "wait ended",
                         "p50 ms",
                         "p99 ms",
                         "server CPU",
@@ -436,6 +440,14 @@ class ReportBuilder:
                 rows.append([what, "failed", r["error"].splitlines()[-1][:200]])
             if r["client_bound"]:
                 rows.append([what, "client-bound", "client used ≥ 90% of its core"])
+            if r.get("too_few"):
+                rows.append(
+                    [
+                        what,
+                        "too few responses",
+                        "fewer than 50 in a repetition: lengthen --duration",
+                    ]
+                )
             for problem in r["contract_problems"]:
                 key = (r["server"], problem)
                 contract[key] = contract.get(key, 0) + 1
@@ -496,11 +508,13 @@ class ReportBuilder:
                 f"{check['ratio']:.3f}."
             )
         bound = sum(r["client_bound"] for r in self.run["records"])
+        few = sum(bool(r.get("too_few")) for r in self.run["records"])
         failed = sum(bool(r["error"]) for r in self.run["records"])
         lines.append(
             f"{len(self.run['records'])} measurements; {failed} failed, {bound} "
-            "client-bound (listed under Problems, never reported as the server's "
-            f"figure). Load average before the run: {_load(self.run, 'before')}, "
+            f"client-bound, {few} with too few responses (listed under Problems, "
+            "never reported as the server's figure). Load average before the run: "
+            f"{_load(self.run, 'before')}, "
             f"after: {_load(self.run, 'after')}."
         )
         return lines
@@ -527,15 +541,16 @@ class ReportBuilder:
         top = max(r["rate"] for r in records)
         parts = []
         for layer in dict.fromkeys(r["layer"] for r in records):
-            losses = [
-                r["summary"]["loss"]["median"]
-                for r in records
-                if r["layer"] == layer and r["rate"] == top and r["summary"]
-            ]
+            at_top = [r for r in records if r["layer"] == layer and r["rate"] == top]
+            losses = [r["summary"]["loss"]["median"] for r in at_top if r["summary"]]
+            ended = sorted(
+                {rep["drain_ended"] for r in at_top for rep in r["repetitions"]}
+            )
             if losses:
-                parts.append(f"{layer} {percent(min(losses))}–{percent(max(losses))}")
+                parts.append(f"{layer} {_span(losses, percent)} ({'/'.join(ended)})")
         return [
-            f"Fan-out loss at {top:,} offered deliveries/s: " + ", ".join(parts) + "."
+            f"Fan-out at {top:,} offered deliveries/s, undelivered when the wait "
+            "ended (stalled = dropped, limit = still queued): " + ", ".join(parts) + "."
         ]
 
     def _idle_summary(self) -> list[str]:

@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 SERVER_CPU, CLIENT_CPU = 0, 1
 STOP_SECONDS = 3
+MIN_RESPONSES = 50
 SECRET_KEY = "benchmark-secret-key-0123456789abcdefghijklmnopqrstuvwxyzABCD"
 # Summarised per cell: the median and spread of each, over the repetitions.
 SUMMARY_METRICS = {
@@ -201,6 +202,9 @@ class Runner:
             "repetitions": [],
             "summary": {},
             "client_bound": False,
+            # A repetition completed fewer than MIN_RESPONSES requests: its
+            # latency exceeds the window, so the rate says little.
+            "too_few": False,
             "error": None,
         } | fields
 
@@ -224,6 +228,10 @@ class Runner:
             record["summary"] = _statistics(cell.kind, record["repetitions"])
             record["client_bound"] = any(
                 rep.get("client_cpu", 0) >= CLIENT_BOUND_CPU
+                for rep in record["repetitions"]
+            )
+            record["too_few"] = any(
+                rep.get("requests", MIN_RESPONSES) < MIN_RESPONSES
                 for rep in record["repetitions"]
             )
         return record
@@ -308,13 +316,13 @@ class Runner:
             url=server.ws_url + cell.path,
             origin=server.url,
             connections=preset.connections,
-            duration=preset.duration,
+            duration=preset.ws_duration,
             warmup=preset.warmup,
             repetitions=preset.repetitions,
         )
         record["client_command"] = argv
         record["tool"] = "bench.wsclient"
-        timeout = preset.warmup + preset.repetitions * preset.duration + 30
+        timeout = preset.warmup + preset.repetitions * preset.ws_duration + 30
         result, usage = self._ws_client(server, argv, timeout)
         if result["errors"]:
             record["warnings"].append(

@@ -209,17 +209,21 @@ async def publish(transport: Any, rate: float, duration: float) -> int:
     return total
 
 
-async def drain(stats: Stats, limit: float) -> None:
+async def drain(stats: Stats, limit: float) -> str:
     """
-    Wait for the frames still on their way: until all arrived, or none arrived
-    for a second (the rest were dropped), or `limit` seconds passed.
+    Wait for the frames still on their way; say why the wait ended: "all"
+    arrived, none arrived for a second ("stalled": the rest were dropped), or
+    `limit` seconds passed with frames still arriving ("limit": queued, late).
     """
     deadline, seen = time.monotonic() + limit, -1
-    while stats.count != seen and time.monotonic() < deadline:
+    while stats.count != seen:
+        if time.monotonic() >= deadline:
+            return "limit"
         seen = stats.count
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stats.complete.wait(), 1.0)
-            return
+            return "all"
+    return "stalled"
 
 
 async def fanout(args: argparse.Namespace) -> dict[str, Any]:
@@ -238,7 +242,7 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
     stats.expected = expected = int(args.rate * args.duration) * len(members)
     sent = await publish(publisher[0], args.rate, args.duration)
     drain_started = time.monotonic()
-    await drain(stats, args.drain)
+    drain_ended = await drain(stats, args.drain)
     drain_seconds = time.monotonic() - drain_started
     finished, cpu_finished = time.monotonic(), time.process_time()
     stats.running = False
@@ -254,6 +258,7 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
         **percentiles_ms(stats.latencies_ns),
         "connect_seconds": connect_seconds,
         "drain_seconds": drain_seconds,
+        "drain_ended": drain_ended,
         "errors": len(errors) + len(publisher_errors) + stats.dropped,
         "error_samples": (errors + publisher_errors)[:3],
         "window": [started, finished],

@@ -88,6 +88,7 @@ def synthetic_run() -> dict[str, Any]:
             figures={
                 "delivered_per_s": 13000,
                 "loss": 0.25,
+                "drain_ended": "stalled",
                 "latency_p50_ms": 20.0,
                 "latency_p99_ms": 80.0,
                 "server_cpu": 1.0,

@@ -27,6 +27,11 @@ def test_ratios_to_wsgi_and_to_the_server_ceiling():
     assert ceiling["rows"][0][1] == "2.50%"
 
 
+def test_server_cpu_is_tabled_for_every_endpoint():
+    cpu = table(build_report(synthetic_run()), "HTTP", "Server CPU")
+    assert cpu["rows"][0] == ["plaintext (sync)", "1.00", "1.00", "1.00"]
+
+
 def test_a_client_bound_ceiling_is_shown_flagged_and_never_used_in_a_ratio():
     report = build_report(synthetic_run())
     ceiling = table(report, "HTTP", "Share of the server's ceiling")
@@ -43,7 +48,7 @@ def test_summary_states_the_headline_ratios():
     assert summary[0].startswith("Django sync plaintext view on ASGI: 0.36×–0.40× of")
     assert "and 2.5% of each" in summary[0]
     assert any("Channels async consumer echo: 0.20×" in line for line in summary)
-    assert any("memory 25.0%–25.0%" in line for line in summary)
+    assert any("memory 25.0% (stalled)" in line for line in summary)
     assert any("uvicorn 20 KiB" in line for line in summary)
 
 
