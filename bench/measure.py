@@ -123,6 +123,31 @@ class UsageSampler:
         }
 
 
+def wait_until_idle(
+    processes: Callable[[], list[psutil.Process]],
+    *,
+    busy_below: float = 0.05,
+    limit: float = 10.0,
+) -> float:
+    """
+    Wait until the server uses under `busy_below` of a core over 0.2 s (at most
+    `limit` s); return the seconds waited. A client that stops leaves requests
+    queued in the server (a sync worker finishes every accepted one), which
+    would otherwise eat the next window.
+    """
+    started = time.monotonic()
+    tree = processes()
+    before = tree_sample(tree)
+    while time.monotonic() - started < limit:
+        time.sleep(0.2)
+        after = tree_sample(tree)
+        used = (after.cpu_seconds - before.cpu_seconds) / (after.at - before.at)
+        if used < busy_below:
+            break
+        before = after
+    return time.monotonic() - started
+
+
 def pinned(cpu: int, argv: list[str]) -> list[str]:
     """`argv` run on one core only."""
     return ["taskset", "-c", str(cpu), *argv]

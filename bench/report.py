@@ -583,6 +583,9 @@ class ReportBuilder:
             "worker, pinned with taskset to CPU 0; the load generator (wrk, h2load or "
             "bench/wsclient.py on picows) is pinned to CPU 1. PostgreSQL and Redis "
             "are not pinned. Everything on loopback.",
+            "Before each repetition the harness waits (at most 10 s) until the server "
+            "is idle: requests a stopped client left queued would otherwise eat the "
+            "next window. "
             "Server CPU and RSS are sampled from /proc every 0.1 s while the client "
             "runs; client CPU is the client process's own (rusage). A run whose "
             "client used 90% of its core or more is flagged client-bound and left "

@@ -25,6 +25,7 @@ from bench.measure import (
     pinned,
     run_client,
     tree_sample,
+    wait_until_idle,
 )
 from bench.plan import SERVER_SECONDS, Cell, Group, Preset
 from bench.servers import BenchServer
@@ -265,6 +266,7 @@ class Runner:
             )
             for _ in range(self.preset.repetitions):
                 argv = pinned(CLIENT_CPU, client(self.preset.duration, log))
+                settled = wait_until_idle(server.processes)
                 with UsageSampler(server.processes) as usage:
                     run = run_client(argv, timeout=self.preset.duration + 20)
                 if cell.protocol == "http/1.1":
@@ -274,7 +276,7 @@ class Runner:
                 record["repetitions"].append(
                     metrics
                     | usage.server_figures(run.started, run.finished)
-                    | {"client_cpu": run.cpu_seconds / run.wall}
+                    | {"client_cpu": run.cpu_seconds / run.wall, "settle_s": settled}
                 )
 
     @staticmethod
