@@ -16,6 +16,20 @@ class Figure:
         return self.value is not None and not self.note
 
 
+# Each connection must complete several requests in a window, or the rate is
+# set by the window rather than the server (64 connections, each finishing one
+# request in a 2 s window, read as exactly 32 requests/s).
+RESPONSES_PER_CONNECTION = 4
+
+
+def too_few_responses(record: dict[str, Any], connections: int) -> bool:
+    """Whether an HTTP repetition completed under 4 requests per connection."""
+    minimum = RESPONSES_PER_CONNECTION * connections
+    return record["kind"] == "http" and any(
+        rep.get("requests", minimum) < minimum for rep in record["repetitions"]
+    )
+
+
 class Records:
     """A run's cell records with lookups by what was measured."""
 

@@ -10,7 +10,15 @@ from datetime import datetime
 from typing import Any
 
 from apps.bench.contract import FLAVOURS, TEST_TYPES
-from bench.records import Figure, Records, number, percent, ratio, times
+from bench.records import (
+    Figure,
+    Records,
+    number,
+    percent,
+    ratio,
+    times,
+    too_few_responses,
+)
 
 CAVEAT = (
     "These figures are a starting point, not a final conclusion: one machine, "
@@ -29,6 +37,9 @@ class ReportBuilder:
 
     def __init__(self, run: dict[str, Any]) -> None:
         self.run = run
+        # Judged here too, so a report redrawn from results.json applies the rule.
+        for record in run["records"]:
+            record["too_few"] = too_few_responses(record, run["preset"]["connections"])
         self.records = Records(run["records"])
         interfaces = {name: s["interface"] for name, s in run["servers"].items()}
         http = self.records.servers(kind="http", app="django", tls=False)
@@ -445,7 +456,7 @@ class ReportBuilder:
                     [
                         what,
                         "too few responses",
-                        "fewer than 50 in a repetition: lengthen --duration",
+                        "under 4 per connection in a repetition: lengthen --duration",
                     ]
                 )
             for problem in r["contract_problems"]:

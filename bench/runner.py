@@ -28,6 +28,7 @@ from bench.measure import (
     wait_until_idle,
 )
 from bench.plan import SERVER_SECONDS, Cell, Group, Preset
+from bench.records import too_few_responses
 from bench.servers import BenchServer
 from project.devcert import ca_file
 from project.servers import ServerVariant, TLSFiles
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 SERVER_CPU, CLIENT_CPU = 0, 1
 STOP_SECONDS = 3
-MIN_RESPONSES = 50
 SECRET_KEY = "benchmark-secret-key-0123456789abcdefghijklmnopqrstuvwxyzABCD"
 # Summarised per cell: the median and spread of each, over the repetitions.
 SUMMARY_METRICS = {
@@ -203,8 +203,8 @@ class Runner:
             "repetitions": [],
             "summary": {},
             "client_bound": False,
-            # A repetition completed fewer than MIN_RESPONSES requests: its
-            # latency exceeds the window, so the rate says little.
+            # Too few requests completed per connection in a repetition: the
+            # window, not the server, set the rate (records.too_few_responses).
             "too_few": False,
             "error": None,
         } | fields
@@ -231,10 +231,7 @@ class Runner:
                 rep.get("client_cpu", 0) >= CLIENT_BOUND_CPU
                 for rep in record["repetitions"]
             )
-            record["too_few"] = any(
-                rep.get("requests", MIN_RESPONSES) < MIN_RESPONSES
-                for rep in record["repetitions"]
-            )
+            record["too_few"] = too_few_responses(record, self.preset.connections)
         return record
 
     # HTTP ---------------------------------------------------------------------

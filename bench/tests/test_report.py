@@ -101,3 +101,17 @@ def test_schema_rejects_a_malformed_run(change, field):
     with pytest.raises(jsonschema.ValidationError, match=r"records|smoke|\.\./etc"):
         validate_run(broken)
     validate_run(run)
+
+
+def test_a_rate_set_by_the_window_is_flagged_and_not_used():
+    run = synthetic_run()
+    slow = next(r for r in run["records"] if r["server"] == "gunicorn-wsgi")
+    # 64 connections finishing 2 requests each in the window: 64 requests.
+    for rep in slow["repetitions"]:
+        rep["requests"] = 64
+    report = build_report(run)
+    assert slow["too_few"] is True
+    assert table(report, "HTTP", "Requests/s")["rows"][0][3] == (
+        "2,500 (too few responses)"
+    )
+    assert table(report, "HTTP", "× Django on WSGI")["rows"][0][1:] == ["—", "—"]
