@@ -30,6 +30,22 @@ def too_few_responses(record: dict[str, Any], connections: int) -> bool:
     )
 
 
+# The raw app waits on nothing: under half a core while loaded means another
+# process had the server's core, and the figure is the machine's, not the server's.
+STARVED_CPU = 0.5
+
+
+def starved(record: dict[str, Any]) -> bool:
+    """Whether the raw app's server ran on under half its core (a busy machine)."""
+    cpu = record["summary"].get("server_cpu")
+    return (
+        record["kind"] == "http"
+        and record["app"] == "raw"
+        and cpu is not None
+        and cpu["median"] < STARVED_CPU
+    )
+
+
 class Records:
     """A run's cell records with lookups by what was measured."""
 
@@ -57,6 +73,8 @@ class Records:
             return Figure(summary["median"], "client-bound")
         if record.get("too_few"):
             return Figure(summary["median"], "too few responses")
+        if record.get("starved"):
+            return Figure(summary["median"], "server starved")
         return Figure(summary["median"])
 
 

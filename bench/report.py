@@ -16,6 +16,7 @@ from bench.records import (
     number,
     percent,
     ratio,
+    starved,
     times,
     too_few_responses,
 )
@@ -40,6 +41,7 @@ class ReportBuilder:
         # Judged here too, so a report redrawn from results.json applies the rule.
         for record in run["records"]:
             record["too_few"] = too_few_responses(record, run["preset"]["connections"])
+            record["starved"] = starved(record)
         self.records = Records(run["records"])
         interfaces = {name: s["interface"] for name, s in run["servers"].items()}
         http = self.records.servers(kind="http", app="django", tls=False)
@@ -451,6 +453,14 @@ class ReportBuilder:
                 rows.append([what, "failed", r["error"].splitlines()[-1][:200]])
             if r["client_bound"]:
                 rows.append([what, "client-bound", "client used ≥ 90% of its core"])
+            if r.get("starved"):
+                rows.append(
+                    [
+                        what,
+                        "server starved",
+                        "the raw app's server had under half its core",
+                    ]
+                )
             if r.get("too_few"):
                 rows.append(
                     [
@@ -520,10 +530,12 @@ class ReportBuilder:
             )
         bound = sum(r["client_bound"] for r in self.run["records"])
         few = sum(bool(r.get("too_few")) for r in self.run["records"])
+        few += sum(bool(r.get("starved")) for r in self.run["records"])
         failed = sum(bool(r["error"]) for r in self.run["records"])
         lines.append(
             f"{len(self.run['records'])} measurements; {failed} failed, {bound} "
-            f"client-bound, {few} with too few responses (listed under Problems, "
+            f"client-bound, {few} with too few responses or a starved server (listed "
+            "under Problems, "
             "never reported as the server's figure). Load average before the run: "
             f"{_load(self.run, 'before')}, "
             f"after: {_load(self.run, 'after')}."

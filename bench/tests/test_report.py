@@ -115,3 +115,17 @@ def test_a_rate_set_by_the_window_is_flagged_and_not_used():
         "2,500 (too few responses)"
     )
     assert table(report, "HTTP", "× Django on WSGI")["rows"][0][1:] == ["—", "—"]
+
+
+def test_a_raw_app_without_its_core_is_flagged_starved_and_not_a_ceiling():
+    run = synthetic_run()
+    ceiling = next(
+        r
+        for r in run["records"]
+        if (r["server"], r["app"], r["workload"], r["tls"])
+        == ("uvicorn", "raw", "plaintext", False)
+    )
+    ceiling["summary"]["server_cpu"]["median"] = 0.2
+    report = build_report(run)
+    assert "uvicorn 40,000 (server starved)" in report["summary"][1]
+    assert table(report, "HTTP", "Share of the server's ceiling")["rows"][0][1] == "—"
