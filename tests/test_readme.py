@@ -22,7 +22,10 @@ def test_quick_start_is_two_make_commands():
 
 def dry_run(target: str) -> str:
     result = subprocess.run(
-        ["make", "--dry-run", target], cwd=ROOT, capture_output=True, text=True
+        ["make", "--no-print-directory", "--dry-run", target],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
