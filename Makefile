@@ -7,7 +7,7 @@ ADDR ?= 127.0.0.1:8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-apps test-servers test-docker test-browser test-conformance capabilities lint format
+.PHONY: run test test-apps test-servers test-docker test-browser test-conformance capabilities lint format bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,3 +66,11 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The full benchmark (about 20 minutes): a new folder in bench/results/, README summary.
+bench: $(VENV)/.dev
+	$(BIN)/python -m bench
+
+# The benchmark's smoke run (about a minute), into var/bench-results/.
+bench-quick: $(VENV)/.dev
+	$(BIN)/python -m bench --quick

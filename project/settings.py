@@ -86,7 +86,14 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
 ]
 THIRD_PARTY_APPS = ["channels"]
-LOCAL_APPS = ["apps.core", "apps.echo", "apps.chat", "apps.live", "apps.tasks"]
+LOCAL_APPS = [
+    "apps.core",
+    "apps.echo",
+    "apps.chat",
+    "apps.live",
+    "apps.tasks",
+    "apps.bench",
+]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 # Under ASGI, project.handlers.ASGIHandler loads each of these as its twin in
@@ -229,6 +236,14 @@ LOGGING = {
     # record a second time in DEBUG.
     "loggers": {"django": {"handlers": [], "propagate": True}},
 }
+
+# BENCHMARK
+# ------------------------------------------------------------------------------
+# The /bench/ page shows the newest run in this folder (`python -m bench` writes
+# one subfolder per run, see bench/README.md).
+BENCH_RESULTS_DIR = Path(
+    env.str("DJANGO_BENCH_RESULTS_DIR", default=str(BASE_DIR / "bench" / "results"))
+)
 
 # CHAT
 # ------------------------------------------------------------------------------

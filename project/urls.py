@@ -8,5 +8,6 @@ urlpatterns = [
     path("live/", include("apps.live.urls")),
     path("tasks/", include("apps.tasks.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("bench/", include("apps.bench.urls")),
     path("admin/", admin.site.urls),
 ]

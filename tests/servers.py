@@ -47,12 +47,14 @@ class ChildProcess:
         self.env = child_environment(env)
         self.log = tempfile.TemporaryFile()
         self.process: subprocess.Popen[bytes] | None = None
+        # Where the command runs; the benchmark's compare mode points it elsewhere.
+        self.cwd = ROOT
 
     def spawn(self, argv: list[str]) -> None:
         # A session of its own, so kill() reaches worker processes too.
         self.process = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -104,12 +106,24 @@ class ServerProcess(ChildProcess):
         """Start, then wait until /healthz answers; raise with the output if not."""
         return self.launch().wait_ready(timeout)
 
-    def launch(self) -> "ServerProcess":
-        """Start the process without waiting for it (see start_all)."""
-        argv = self.variant.argv(
+    def command(self) -> list[str]:
+        """The argv that launch() runs (the benchmark wraps and changes it)."""
+        return self.variant.argv(
             host=HOST, port=self.port, tls=self.tls, http3=self.http3
         )
-        self.spawn(argv)
+
+    def answers_health(self) -> bool:
+        """Whether GET /healthz answers 200 right now."""
+        try:
+            # Readiness only: the tests that use TLS verify the certificate.
+            response = httpx.get(f"{self.url}/healthz", timeout=1, verify=False)
+        except httpx.TransportError:
+            return False
+        return response.status_code == 200
+
+    def launch(self) -> "ServerProcess":
+        """Start the process without waiting for it (see start_all)."""
+        self.spawn(self.command())
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> "ServerProcess":
@@ -122,13 +136,8 @@ class ServerProcess(ChildProcess):
                     f"{self.variant.name} exited with {self.process.returncode} "
                     f"before it was ready:\n{self.output()}"
                 )
-            try:
-                # Readiness only: the tests that use TLS verify the certificate.
-                ready = httpx.get(f"{self.url}/healthz", timeout=1, verify=False)
-                if ready.status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
+            if self.answers_health():
+                return self
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(

@@ -30,6 +30,7 @@ DEMOS = [
         "Work after the response, in-process or in a worker, with live progress.",
     ),
     ("Servers", "core:servers", "What each ASGI server was measured to support."),
+    ("Benchmarks", "bench:results", "Every server on the same work, side by side."),
 ]
 
 

@@ -24,9 +24,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-# Module scope: Playwright's sync API keeps an event loop running while it is
-# open, which would break every async test collected after the browser tests.
-@pytest.fixture(scope="module")
+# Package scope: Playwright's sync API keeps an event loop running in this
+# thread until it exits, which makes every later asyncio test in the session fail
+# ("cannot be called from a running event loop").
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")

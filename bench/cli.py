@@ -1,0 +1,232 @@
+"""
+Command line of the harness.
+
+  python -m bench                 the full run (about 20 minutes), into bench/results/
+  python -m bench --quick         about a minute, into var/bench-results/ (CI smoke)
+  python -m bench compare ...     two revisions or two settings, side by side
+  python -m bench check           the harness against bare wrk on the raw app
+  python -m bench report FOLDER   redraw a run's charts and report from its JSON
+  python -m bench readme          put the latest full run's summary in README.md
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import django
+from jsonschema import ValidationError
+
+from bench.compare import Side, compare, format_comparison, parse_env, workload_cell
+from bench.database import ServiceUnavailable
+from bench.harness import (
+    CHECK_SERVER,
+    RESULTS_ROOT,
+    preflight,
+    run_benchmark,
+    write_results,
+    wrk_check,
+)
+from bench.plan import PRESETS
+from bench.readme import update_readme
+from bench.runner import Runner, Services
+from project.servers import load_servers
+from tests.servers import ROOT
+
+QUICK_ROOT = ROOT / "var" / "bench-results"
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _services(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
+        help="a PostgreSQL server where a database per run is created and dropped "
+        "(env BENCH_POSTGRES_URL)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
+        help="Redis for the channel-layer runs (env BENCH_REDIS_URL); keys use a "
+        "prefix of the run's own, nothing is flushed",
+    )
+
+
+def run_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="about a minute: uvicorn only, short runs (CI smoke)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where the results folder goes (default: bench/results/, "
+        "or var/bench-results/ with --quick)",
+    )
+    parser.add_argument(
+        "--no-readme",
+        action="store_true",
+        help="do not update README.md's benchmark summary",
+    )
+    _services(parser)
+    args = parser.parse_args(argv)
+    preset = PRESETS["quick" if args.quick else "full"]
+    root = args.out or (QUICK_ROOT if args.quick else RESULTS_ROOT)
+    run, folder = run_benchmark(
+        preset,
+        load_servers(),
+        results_root=root,
+        postgres_url=args.postgres_url,
+        redis_url=args.redis_url,
+    )
+    if not args.quick and not args.no_readme and root == RESULTS_ROOT:
+        update_readme(run)
+    print(f"Results: {folder}")
+    print("\n".join(f"- {line}" for line in run["report"]["summary"]))
+    failed = [r for r in run["records"] if r["error"]]
+    return 1 if failed else 0
+
+
+def compare_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench compare",
+        description=(
+            "Run one HTTP workload on two revisions (--rev-a/--rev-b, any git "
+            "revision; default: the working tree) or two settings (--env-a/--env-b "
+            "KEY=VALUE), alternating repetitions, and print the ratio B / A."
+        ),
+    )
+    parser.add_argument("--rev-a")
+    parser.add_argument("--rev-b")
+    parser.add_argument("--env-a", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--env-b", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--server", default="uvicorn")
+    parser.add_argument("--app", choices=("django", "raw"), default="django")
+    parser.add_argument(
+        "--workload",
+        default="json",
+        help="a test type of apps/bench/contract.py (raw app: plaintext or json)",
+    )
+    parser.add_argument("--flavour", choices=("sync", "async"), default="async")
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=3)
+    _services(parser)
+    args = parser.parse_args(argv)
+    try:
+        sides = (
+            Side(
+                _label("A", args.rev_a, args.env_a), args.rev_a, parse_env(args.env_a)
+            ),
+            Side(
+                _label("B", args.rev_b, args.env_b), args.rev_b, parse_env(args.env_b)
+            ),
+        )
+        cell = workload_cell(args.workload, args.flavour, args.app)
+    except ValueError as exc:
+        parser.error(str(exc))
+    preset = PRESETS["full"]
+    preset = type(preset)(
+        **{
+            **preset.__dict__,
+            "repetitions": args.repetitions,
+            "duration": args.duration,
+        }
+    )
+    results = compare(
+        sides,
+        preset=preset,
+        server=args.server,
+        cell=cell,
+        app=args.app,
+        postgres_url=args.postgres_url,
+        redis_url=args.redis_url,
+    )
+    print(format_comparison(results))
+    return 0
+
+
+def _label(name: str, revision: str | None, env: list[str]) -> str:
+    return f"{name}: {revision or 'working tree'} {' '.join(env)}".strip()
+
+
+def check_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench check",
+        description="Only the check: the raw app's plaintext by the harness and by "
+        "bare wrk, alternating; prints both and the ratio.",
+    )
+    parser.add_argument("--server", default=CHECK_SERVER)
+    parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=2)
+    _services(parser)
+    args = parser.parse_args(argv)
+    preset = dataclasses.replace(
+        PRESETS["full"], repetitions=args.repetitions, duration=args.duration
+    )
+    preflight()
+    services = Services("", args.redis_url, "benchcheck")
+    runner = Runner(preset, {}, services, lambda *_: None, lambda _: 0)
+    check = wrk_check(runner, load_servers()[args.server], services)
+    print(f"harness:   {', '.join(f'{x:,.0f}' for x in check['harness'])}")
+    print(f"wrk alone: {', '.join(f'{x:,.0f}' for x in check['direct'])}")
+    print(f"ratio of medians (harness / wrk alone): {check['ratio']:.3f}")
+    return 0
+
+
+def report_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench report")
+    parser.add_argument("folder", type=Path)
+    folder = parser.parse_args(argv).folder
+    run = json.loads((folder / "results.json").read_text())
+    write_results(run, folder)
+    print(f"Rewrote {folder}/README.md, results.json and charts/")
+    return 0
+
+
+def readme_command(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="python -m bench readme").parse_args(argv)
+    from apps.bench.results import run_list
+
+    full = [run for run in run_list() if run["mode"] == "full"]
+    if not full:
+        print("No full run in bench/results/ yet.", file=sys.stderr)
+        return 1
+    update_readme(full[-1])
+    print(f"README.md now shows {full[-1]['run_id']}")
+    return 0
+
+
+COMMANDS = {
+    "compare": compare_command,
+    "report": report_command,
+    "readme": readme_command,
+    "check": check_command,
+}
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    # The report and the /bench/ page share apps.bench; settings must load.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")
+    django.setup()
+    # Django's LOGGING sends INFO to stdout; the progress bar is enough here.
+    logging.getLogger().setLevel(logging.WARNING)
+    command = COMMANDS.get(argv[0]) if argv else None
+    try:
+        if command:
+            return command(argv[1:])
+        return run_command(argv)
+    except (ServiceUnavailable, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,147 @@
+"""
+`python -m bench compare`: the same workload on two revisions or two settings,
+alternating repetitions (A, B, A, B, ...) so drift on a busy machine hits both
+sides alike, then the ratio B / A.
+"""
+
+import dataclasses
+import statistics
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from apps.bench.contract import TEST_TYPES
+from bench.database import bench_database
+from bench.plan import Cell, Group, Preset
+from bench.runner import Runner, Services
+from bench.servers import BenchServer
+from project.servers import load_servers
+from tests.servers import ROOT
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a checkout and environment overrides."""
+
+    label: str
+    revision: str | None  # None: the working tree as it is
+    env: dict[str, str]
+
+
+def parse_env(pairs: list[str]) -> dict[str, str]:
+    """["KEY=VALUE", ...] as a dict; raise ValueError on a pair without "="."""
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--env-a/--env-b take KEY=VALUE, got {pair!r}.")
+        env[key] = value
+    return env
+
+
+@contextmanager
+def checkout(revision: str | None) -> Iterator[Path]:
+    """The working tree, or `revision` checked out in a temporary git worktree."""
+    if revision is None:
+        yield ROOT
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-compare-") as scratch:
+        path = Path(scratch) / "tree"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(path), revision],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        try:
+            yield path
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(path)],
+                cwd=ROOT,
+                check=False,
+                capture_output=True,
+            )
+
+
+def workload_cell(workload: str, flavour: str, app: str) -> Cell:
+    """The HTTP cell for a test type of apps/bench (or the raw app's path)."""
+    if app == "raw":
+        return Cell("http", workload, f"/{workload}")
+    if workload not in TEST_TYPES:
+        raise ValueError(f"--workload must be one of {', '.join(TEST_TYPES)}.")
+    return Cell("http", workload, TEST_TYPES[workload].path(flavour), flavour=flavour)
+
+
+def compare(
+    sides: tuple[Side, Side],
+    *,
+    preset: Preset,
+    server: str,
+    cell: Cell,
+    app: str,
+    postgres_url: str,
+    redis_url: str,
+) -> list[dict]:
+    """Both sides' repetitions, alternating; one summary dict per side."""
+    one_rep = dataclasses.replace(preset, repetitions=1)
+    runs = []
+    tag = uuid.uuid4().hex[:6]
+    with ExitStack() as stack:
+        for index, side in enumerate(sides):
+            cwd = stack.enter_context(checkout(side.revision))
+            url = stack.enter_context(
+                bench_database(postgres_url, f"bench_compare_{tag}_{index}", cwd=cwd)
+            )
+            services = Services(
+                url, redis_url, f"benchcmp{tag}{index}", cwd=cwd, extra_env=side.env
+            )
+            variant = load_servers(cwd / "deploy" / "servers.toml")[server]
+            process = BenchServer(
+                variant, services.server_env("memory"), app=app, cwd=cwd
+            )
+            stack.callback(process.close)
+            process.start(timeout=60)
+            runner = Runner(
+                one_rep, {server: variant}, services, lambda *_: None, lambda _: 0
+            )
+            runs.append((side, process, runner, []))
+        for _ in range(preset.repetitions):
+            for side, process, runner, figures in runs:
+                record = runner.run_cell(Group(server, app), process, cell)
+                if record["error"] or record["contract_problems"]:
+                    problem = record["error"] or record["contract_problems"]
+                    raise RuntimeError(f"{side.label}: {problem}")
+                figures.append(record["repetitions"][0])
+    return [summarise(side.label, figures) for side, _, _, figures in runs]
+
+
+def summarise(label: str, reps: list[dict]) -> dict:
+    rates = [rep["requests_per_s"] for rep in reps]
+    return {
+        "label": label,
+        "requests_per_s": statistics.median(rates),
+        "spread": (max(rates) - min(rates)) / statistics.median(rates),
+        "latency_p99_ms": statistics.median(rep["latency_p99_ms"] for rep in reps),
+        "client_bound": any(rep["client_cpu"] >= 0.9 for rep in reps),
+        "repetitions": rates,
+    }
+
+
+def format_comparison(results: list[dict]) -> str:
+    """A small table and the ratio B / A."""
+    a, b = results
+    lines = [f"{'side':<40} {'req/s':>10} {'spread':>8} {'p99 ms':>8}"]
+    for side in results:
+        bound = "  (client-bound)" if side["client_bound"] else ""
+        lines.append(
+            f"{side['label'][:40]:<40} {side['requests_per_s']:>10,.0f} "
+            f"{side['spread']:>8.1%} {side['latency_p99_ms']:>8.1f}{bound}"
+        )
+    lines.append(f"ratio B / A: {b['requests_per_s'] / a['requests_per_s']:.3f}")
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""A PostgreSQL database of the run's own, migrated (and so seeded) and dropped."""
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from tests.servers import child_environment
+
+
+class ServiceUnavailable(RuntimeError):
+    """PostgreSQL or Redis does not answer; the message says which and how to fix."""
+
+
+def _connect(admin_url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise ServiceUnavailable(
+            f"PostgreSQL at {admin_url} does not answer ({exc}). Start it, or give "
+            "another server with --postgres-url (its user must be allowed to "
+            "create databases)."
+        ) from exc
+
+
+@contextmanager
+def bench_database(admin_url: str, name: str, *, cwd: Path) -> Iterator[str]:
+    """Create database `name` next to `admin_url`'s, migrate it; drop it at exit."""
+    with _connect(admin_url) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=cwd,
+            env=child_environment({"DATABASE_URL": url, "DJANGO_DEBUG": "1"}),
+            check=True,
+            timeout=300,
+        )
+        yield url
+    finally:
+        with _connect(admin_url) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

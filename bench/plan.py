@@ -1,0 +1,269 @@
+"""
+What a run measures, as data: presets (full, quick) and the plan they expand
+to, one Group per server process and the cells measured against it.
+
+Every server process serves one application (the project or the raw app), on
+cleartext or TLS, so a plan is a list of server starts with work for each.
+"""
+
+from dataclasses import dataclass, field
+
+from apps.bench.contract import FLAVOURS, TEST_TYPES
+from project.servers import ServerVariant
+
+CHANNEL_LAYERS = ("memory", "redis", "redis-pubsub")
+# The project's echo endpoints (apps/echo) and the raw app's, by label.
+ECHO_PATHS = {
+    # apps/echo's own raw echo (/ws/echo/raw/) is left out to keep the full run
+    # under 20 minutes: the raw app's echo is the framework-free reference.
+    "django": {
+        "Channels async consumer": "/ws/echo/",
+        "Channels sync consumer": "/ws/echo/sync/",
+    },
+    "raw": {"raw app (no framework)": "/ws/echo"},
+}
+IDLE_PATH = "/ws/echo/"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How long and how hard each measurement runs."""
+
+    name: str
+    duration: int  # seconds per HTTP repetition (wrk, h2load)
+    ws_duration: int  # seconds per WebSocket echo window (sub-ms round trips)
+    warmup: int  # seconds of unrecorded load before the repetitions
+    repetitions: int
+    connections: int  # concurrent HTTP connections / WebSocket echo clients
+    servers: tuple[str, ...]  # ASGI servers to measure; () = every one in the registry
+    tests: tuple[tuple[str, str], ...]  # (test type, flavour) on the project
+    fanout_sizes: tuple[int, ...]
+    fanout_rates: tuple[int, ...]  # offered deliveries per second (all members)
+    fanout_duration: int
+    fanout_drain: int  # the most seconds to wait for frames still on their way
+    fanout_repetitions: int
+    idle_connections: int
+    tls_servers: tuple[str, ...]  # measured over TLS (h2 where offered); () = all
+
+    @property
+    def seconds_per_cell(self) -> float:
+        # Measured: each wrk run adds ~0.05 s, a cell ~0.2 s (contract check).
+        return self.warmup + self.repetitions * (self.duration + 0.05) + 0.2
+
+
+ALL_TESTS = tuple((name, flavour) for name in TEST_TYPES for flavour in FLAVOURS)
+
+PRESETS = {
+    "full": Preset(
+        name="full",
+        # Longer than the slowest endpoint's latency under load (~1 s on a busy
+        # core with 64 connections), so each window completes enough requests.
+        duration=2,
+        ws_duration=1,
+        warmup=1,
+        repetitions=3,
+        connections=64,
+        servers=(),
+        tests=ALL_TESTS,
+        fanout_sizes=(64, 256, 1024),
+        fanout_rates=(2_000, 20_000),
+        fanout_duration=2,
+        fanout_drain=3,
+        fanout_repetitions=1,
+        # 10,000 fit the file limit here, but open at ~75/s per server on a busy
+        # core: --idle-connections 10000 for the full figure (≈2 min a server).
+        idle_connections=2_500,
+        tls_servers=(),
+    ),
+    "quick": Preset(
+        name="quick",
+        duration=1,
+        ws_duration=1,
+        warmup=1,
+        repetitions=1,
+        connections=16,
+        servers=("uvicorn",),
+        tests=tuple((name, "async") for name in TEST_TYPES) + (("plaintext", "sync"),),
+        fanout_sizes=(16,),
+        fanout_rates=(1_000,),
+        fanout_duration=1,
+        fanout_drain=3,
+        fanout_repetitions=1,
+        idle_connections=200,
+        # granian: TLS with HTTP/2, so the quick run goes through h2load too.
+        tls_servers=("granian",),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measurement: warm-up, then the preset's repetitions."""
+
+    kind: str  # http, ws_echo, fanout, idle
+    workload: str  # e.g. "plaintext", "Channels async consumer"
+    path: str = ""
+    flavour: str = ""  # sync / async for the project's views
+    protocol: str = "http/1.1"  # http/1.1, h2, h2c, websocket
+    layer: str = ""  # fan-out: channel layer
+    clients: int = 0  # fan-out members, idle connections
+    rate: int = 0  # fan-out: offered deliveries per second
+
+
+@dataclass(frozen=True)
+class Group:
+    """One server process and the cells measured against it."""
+
+    server: str
+    app: str  # "django" (the project) or "raw" (bench/raw_app.py)
+    tls: bool = False
+    layer: str = "memory"
+    cells: tuple[Cell, ...] = field(default_factory=tuple)
+
+
+def _http_cells(preset: Preset, app: str, protocols: tuple[str, ...]) -> list[Cell]:
+    if app == "raw":
+        return [
+            Cell("http", name, f"/{name}", protocol=protocol)
+            for protocol in protocols
+            for name in ("plaintext", "json")
+        ]
+    return [
+        Cell(
+            "http",
+            name,
+            TEST_TYPES[name].path(flavour),
+            flavour=flavour,
+            protocol=protocol,
+        )
+        for protocol in protocols
+        for name, flavour in preset.tests
+    ]
+
+
+def _echo_cells(app: str) -> list[Cell]:
+    return [
+        Cell("ws_echo", label, path, protocol="websocket")
+        for label, path in ECHO_PATHS[app].items()
+    ]
+
+
+def _plain_groups(preset: Preset, variant: ServerVariant) -> list[Group]:
+    h2c = ("h2c",) if "h2c" in variant.protocols else ()
+    groups = []
+    for app in ("raw", "django"):
+        cells = _http_cells(preset, app, ("http/1.1",))
+        # HTTP/2 in cleartext: the server's ceiling only, to keep the run short.
+        if app == "raw":
+            cells += [
+                c for c in _http_cells(preset, app, h2c) if c.workload == "plaintext"
+            ]
+        if "websocket" in variant.protocols:
+            cells += _echo_cells(app)
+        if app == "django" and "websocket" in variant.protocols:
+            cells.append(
+                Cell(
+                    "idle",
+                    "idle WebSockets",
+                    IDLE_PATH,
+                    protocol="websocket",
+                    clients=preset.idle_connections,
+                )
+            )
+        groups.append(Group(variant.name, app, cells=tuple(cells)))
+    return groups
+
+
+def _tls_groups(variant: ServerVariant) -> list[Group]:
+    """
+    TLS: the raw app's plaintext over HTTP/1.1, and over HTTP/2 where the server
+    offers h2; Django's only over HTTP/2 (beside its cleartext HTTP/1.1 figure),
+    to keep the full run under 20 minutes.
+    """
+    h2 = "h2" in variant.tls_protocols
+    raw = [Cell("http", "plaintext", "/plaintext", protocol="http/1.1")]
+    if not h2:
+        return [Group(variant.name, "raw", tls=True, cells=tuple(raw))]
+    raw.append(Cell("http", "plaintext", "/plaintext", protocol="h2"))
+    django = Cell("http", "plaintext", "/bench/async/plaintext", "async", "h2")
+    return [
+        Group(variant.name, "raw", tls=True, cells=tuple(raw)),
+        Group(variant.name, "django", tls=True, cells=(django,)),
+    ]
+
+
+def _fanout_groups(preset: Preset, server: str) -> list[Group]:
+    return [
+        Group(
+            server,
+            "django",
+            layer=layer,
+            cells=tuple(
+                Cell(
+                    "fanout",
+                    f"{size} members",
+                    protocol="websocket",
+                    layer=layer,
+                    clients=size,
+                    rate=rate,
+                )
+                for size in preset.fanout_sizes
+                for rate in preset.fanout_rates
+            ),
+        )
+        for layer in CHANNEL_LAYERS
+    ]
+
+
+def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]:
+    """Every group of the run, in the order they run."""
+    wsgi = [v for v in servers.values() if v.interface == "wsgi"]
+    groups = [
+        Group(
+            v.name,
+            "django",
+            cells=tuple(
+                c
+                for c in _http_cells(preset, "django", ("http/1.1",))
+                if c.flavour == "sync"
+            ),
+        )
+        for v in wsgi
+    ]
+    every_asgi = tuple(
+        name
+        for name, variant in servers.items()
+        if variant.interface == "asgi" and not variant.development
+    )
+    for name in preset.servers or every_asgi:
+        groups += _plain_groups(preset, servers[name])
+    for name in preset.tls_servers or every_asgi:
+        if servers[name].supports_tls:
+            groups += _tls_groups(servers[name])
+    # Fan-out needs one process for every member (the in-memory layer): uvicorn.
+    return groups + _fanout_groups(preset, "uvicorn")
+
+
+def cell_seconds(preset: Preset, cell: Cell) -> float:
+    """Estimated wall time of one cell, for the progress bar's time left."""
+    if cell.kind == "fanout":
+        connect = 1 + cell.clients / 400
+        # Overload (above ~5,000 deliveries/s on one core) drains for seconds.
+        drain = 1 if cell.rate <= 5_000 else min(preset.fanout_drain, 6)
+        return (connect + preset.fanout_duration + drain) * preset.fanout_repetitions
+    if cell.kind == "idle":
+        return 4 + cell.clients / 250
+    if cell.kind == "ws_echo":
+        # One client process: start, connect, warm-up, every window.
+        return 1.5 + preset.warmup + preset.repetitions * preset.ws_duration
+    return preset.seconds_per_cell
+
+
+SERVER_SECONDS = 4  # start (Django's imports on a busy core) and stop
+
+
+def plan_seconds(preset: Preset, plan: list[Group]) -> float:
+    """Estimated wall time of the plan."""
+    return sum(
+        SERVER_SECONDS + sum(cell_seconds(preset, c) for c in g.cells) for g in plan
+    )

@@ -1,0 +1,409 @@
+"""
+Running a plan: start each group's server, measure its cells (warm-up, then the
+repetitions), stop it. Failures are recorded in the cell and the run goes on.
+"""
+
+import contextlib
+import logging
+import select
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from apps.bench.contract import response_problems
+from bench import loadgen
+from bench.measure import (
+    CLIENT_BOUND_CPU,
+    UsageSampler,
+    pinned,
+    run_client,
+    tree_sample,
+    wait_until_idle,
+)
+from bench.plan import SERVER_SECONDS, Cell, Group, Preset
+from bench.records import too_few_responses
+from bench.servers import BenchServer
+from project.devcert import ca_file
+from project.servers import ServerVariant, TLSFiles
+from tests.servers import ROOT
+
+logger = logging.getLogger(__name__)
+
+SERVER_CPU, CLIENT_CPU = 0, 1
+STOP_SECONDS = 3
+SECRET_KEY = "benchmark-secret-key-0123456789abcdefghijklmnopqrstuvwxyzABCD"
+# Summarised per cell: the median and spread of each, over the repetitions.
+SUMMARY_METRICS = {
+    "http": ("requests_per_s", "latency_p50_ms", "latency_p99_ms"),
+    "ws_echo": ("round_trips_per_s", "latency_p50_ms", "latency_p99_ms"),
+    "fanout": ("delivered_per_s", "loss", "latency_p50_ms", "latency_p99_ms"),
+    "idle": ("rss_per_connection_kib",),
+}
+COMMON_METRICS = ("server_cpu", "server_rss_mb", "client_cpu")
+
+
+@dataclass
+class Services:
+    """What every server of a run shares, as in one deployment."""
+
+    database_url: str
+    redis_url: str
+    prefix: str  # channel-layer prefix of this run, in the shared Redis
+    tls: TLSFiles | None = None
+    cwd: Path = ROOT  # the checkout whose code is measured
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def server_env(self, layer: str) -> dict[str, str]:
+        """Production settings over plain HTTP on loopback, with `layer`."""
+        env = {
+            "DJANGO_SECRET_KEY": SECRET_KEY,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DATABASE_URL": self.database_url,
+            "DJANGO_CHANNEL_LAYER": layer,
+            "DJANGO_CHANNEL_LAYER_PREFIX": self.prefix,
+        }
+        if layer != "memory":
+            env["REDIS_URL"] = self.redis_url
+        return env | self.extra_env
+
+
+def _statistics(kind: str, repetitions: list[dict[str, Any]]) -> dict[str, Any]:
+    names = SUMMARY_METRICS[kind] + (COMMON_METRICS if kind != "idle" else ())
+    return {
+        name: loadgen.median_and_spread([float(rep[name]) for rep in repetitions])
+        for name in names
+        if all(name in rep for rep in repetitions)
+    }
+
+
+class Runner:
+    """Measures each group of a plan; `advance(label, seconds)` shows progress."""
+
+    def __init__(
+        self,
+        preset: Preset,
+        servers: dict[str, ServerVariant],
+        services: Services,
+        advance: Callable[[str, float], None],
+        estimate: Callable[[Cell], float],
+    ) -> None:
+        self.preset = preset
+        self.servers = servers
+        self.services = services
+        self.advance = advance
+        self.estimate = estimate
+        # Wall time of each group: server start, stop and the whole group.
+        self.timings: list[dict[str, Any]] = []
+
+    def run(self, plan: list[Group]) -> list[dict[str, Any]]:
+        """Every cell's record, in plan order."""
+        records: list[dict[str, Any]] = []
+        for group in plan:
+            records += self.run_group(group)
+        return records
+
+    def run_group(self, group: Group) -> list[dict[str, Any]]:
+        variant = self.servers[group.server]
+        server = BenchServer(
+            variant,
+            self.services.server_env(group.layer),
+            app=group.app,
+            tls=self.services.tls if group.tls else None,
+            cpu=SERVER_CPU,
+            cwd=self.services.cwd,
+        )
+        self.advance(f"starting {group.server} ({group.app})", 0)
+        timing = {
+            "server": group.server,
+            "app": group.app,
+            "tls": group.tls,
+            "layer": group.layer,
+        }
+        self.timings.append(timing)
+        started = time.monotonic()
+        try:
+            self._start(server)
+        except RuntimeError as exc:
+            server.close()
+            self.advance("", SERVER_SECONDS + sum(map(self.estimate, group.cells)))
+            return [
+                self._record(group, server, c, error=str(exc)[-3000:])
+                for c in group.cells
+            ]
+        timing["start_seconds"] = round(time.monotonic() - started, 2)
+        self.advance(f"{group.server} ({group.app}) started", SERVER_SECONDS)
+        records = []
+        try:
+            for cell in group.cells:
+                label = f"{cell.workload} {cell.flavour} {cell.protocol}"
+                self.advance(f"{group.server} ({group.app}): {label}", 0)
+                records.append(self.run_cell(group, server, cell))
+                self.advance("", self.estimate(cell))
+        finally:
+            stopping = time.monotonic()
+            self._stop(server)
+            timing["stop_seconds"] = round(time.monotonic() - stopping, 2)
+            timing["total_seconds"] = round(time.monotonic() - started, 2)
+        return records
+
+    @staticmethod
+    def _start(server: BenchServer) -> None:
+        """Start; once more after a failure (a shared PostgreSQL may be full)."""
+        try:
+            server.start(timeout=60)
+        except RuntimeError as exc:
+            logger.warning(
+                "%s did not start, retrying: %s",
+                server.variant.name,
+                str(exc).splitlines()[-1][:300],
+            )
+            server.kill()
+            time.sleep(2)
+            server.start(timeout=60)
+
+    @staticmethod
+    def _stop(server: BenchServer) -> None:
+        # A graceful shutdown is not what is measured: a few seconds, then SIGKILL.
+        try:
+            server.stop(timeout=STOP_SECONDS)
+        except RuntimeError:
+            logger.info(
+                "%s still running %s s after SIGTERM", server.variant.name, STOP_SECONDS
+            )
+        server.close()
+
+    def _record(
+        self, group: Group, server: BenchServer, cell: Cell, **fields: Any
+    ) -> dict[str, Any]:
+        return {
+            "kind": cell.kind,
+            "server": group.server,
+            "app": group.app,
+            "tls": group.tls,
+            "layer": group.layer if cell.kind == "fanout" else "",
+            "workload": cell.workload,
+            "flavour": cell.flavour,
+            "protocol": cell.protocol,
+            "path": cell.path,
+            "clients": cell.clients,
+            "rate": cell.rate,
+            "server_command": server.command(),
+            "client_command": [],
+            "contract_problems": [],
+            # Problems that leave the figures usable (some connections refused).
+            "warnings": [],
+            "repetitions": [],
+            "summary": {},
+            "client_bound": False,
+            # Too few requests completed per connection in a repetition: the
+            # window, not the server, set the rate (records.too_few_responses).
+            "too_few": False,
+            "error": None,
+        } | fields
+
+    def run_cell(self, group: Group, server: BenchServer, cell: Cell) -> dict:
+        """Measure one cell; an exception becomes the record's error."""
+        record = self._record(group, server, cell)
+        started = time.monotonic()
+        measure = {
+            "http": self._http,
+            "ws_echo": self._echo,
+            "fanout": self._fanout,
+            "idle": self._idle,
+        }[cell.kind]
+        try:
+            measure(server, cell, record)
+        except (loadgen.ClientFailed, httpx.HTTPError, OSError, ValueError) as exc:
+            record["error"] = f"{type(exc).__name__}: {exc}"[-3000:]
+            logger.warning("%s %s %s: %s", group.server, group.app, cell.workload, exc)
+        record["seconds"] = round(time.monotonic() - started, 2)
+        if record["repetitions"]:
+            record["summary"] = _statistics(cell.kind, record["repetitions"])
+            record["client_bound"] = any(
+                rep.get("client_cpu", 0) >= CLIENT_BOUND_CPU
+                for rep in record["repetitions"]
+            )
+            record["too_few"] = too_few_responses(record, self.preset.connections)
+        return record
+
+    # HTTP ---------------------------------------------------------------------
+
+    def _http(self, server: BenchServer, cell: Cell, record: dict) -> None:
+        url = server.url + cell.path
+        record["contract_problems"] = self._contract(server, cell, url)
+
+        def client(duration: int, log: Path) -> list[str]:
+            if cell.protocol == "http/1.1":
+                return loadgen.wrk_argv(
+                    url, connections=self.preset.connections, duration=duration
+                )
+            return loadgen.h2load_argv(
+                url,
+                streams=self.preset.connections,
+                clients=max(1, self.preset.connections // 8),
+                duration=duration,
+                log=log,
+            )
+
+        with tempfile.TemporaryDirectory() as scratch:
+            log = Path(scratch) / "h2load.tsv"
+            record["client_command"] = client(self.preset.duration, log)
+            record["tool"] = record["client_command"][0]
+            run_client(
+                pinned(CLIENT_CPU, client(self.preset.warmup, log)),
+                timeout=self.preset.warmup + 20,
+            )
+            for _ in range(self.preset.repetitions):
+                argv = pinned(CLIENT_CPU, client(self.preset.duration, log))
+                settled = wait_until_idle(server.processes)
+                with UsageSampler(server.processes) as usage:
+                    run = run_client(argv, timeout=self.preset.duration + 20)
+                if cell.protocol == "http/1.1":
+                    metrics = loadgen.wrk_parse(run.output)
+                else:
+                    metrics = loadgen.h2load_parse(run.output, log)
+                record["repetitions"].append(
+                    metrics
+                    | usage.server_figures(run.started, run.finished)
+                    | {"client_cpu": run.cpu_seconds / run.wall, "settle_s": settled}
+                )
+
+    @staticmethod
+    def _contract(server: BenchServer, cell: Cell, url: str) -> list[str]:
+        """What one response gets wrong (TechEmpower's rules; raw app: status)."""
+        verify = str(ca_file()) if server.tls else True
+        http2 = cell.protocol != "http/1.1"
+        with httpx.Client(http2=http2, verify=verify, timeout=10) as http:
+            response = http.get(url)
+        if server.app == "raw":
+            return (
+                []
+                if response.status_code == 200
+                else [f"status {response.status_code}"]
+            )
+        return response_problems(
+            cell.workload,
+            response.status_code,
+            dict(response.headers),
+            response.content,
+        )
+
+    # WebSocket ----------------------------------------------------------------
+
+    def _ws_client(
+        self, server: BenchServer, argv: list[str], timeout: float
+    ) -> tuple[dict[str, Any], UsageSampler]:
+        with UsageSampler(server.processes) as usage:
+            run = run_client(pinned(CLIENT_CPU, argv), timeout=timeout)
+        if run.returncode != 0:
+            raise loadgen.ClientFailed(f"exit {run.returncode}:\n{run.output[-2000:]}")
+        return loadgen.wsclient_parse(run.output), usage
+
+    def _echo(self, server: BenchServer, cell: Cell, record: dict) -> None:
+        """One client process: warm-up, then a window per repetition."""
+        preset = self.preset
+        argv = loadgen.wsclient_argv(
+            "echo",
+            url=server.ws_url + cell.path,
+            origin=server.url,
+            connections=preset.connections,
+            duration=preset.ws_duration,
+            warmup=preset.warmup,
+            repetitions=preset.repetitions,
+        )
+        record["client_command"] = argv
+        record["tool"] = "bench.wsclient"
+        timeout = preset.warmup + preset.repetitions * preset.ws_duration + 30
+        result, usage = self._ws_client(server, argv, timeout)
+        if result["errors"]:
+            record["warnings"].append(
+                f"{result['errors']} connection errors: {result['error_samples']}"
+            )
+        for window in result["repetitions"]:
+            record["repetitions"].append(
+                window | usage.server_figures(*window["window"])
+            )
+
+    def _fanout(self, server: BenchServer, cell: Cell, record: dict) -> None:
+        record["tool"] = "bench.wsclient"
+        for _ in range(self.preset.fanout_repetitions):
+            group = uuid.uuid4().hex[:12]
+            argv = loadgen.wsclient_argv(
+                "fanout",
+                url=f"{server.ws_url}/ws/bench/fanout/{group}/",
+                publish_url=f"{server.ws_url}/ws/bench/publish/{group}/",
+                origin=server.url,
+                clients=cell.clients,
+                rate=cell.rate / cell.clients,
+                duration=self.preset.fanout_duration,
+                drain=self.preset.fanout_drain,
+            )
+            record["client_command"] = argv
+            timeout = self.preset.fanout_duration + self.preset.fanout_drain + 60
+            result, usage = self._ws_client(server, argv, timeout)
+            record["repetitions"].append(
+                result | usage.server_figures(*result["window"])
+            )
+
+    def _idle(self, server: BenchServer, cell: Cell, record: dict) -> None:
+        argv = loadgen.wsclient_argv(
+            "idle",
+            url=server.ws_url + cell.path,
+            origin=server.url,
+            connections=cell.clients,
+            hold=120,
+        )
+        record["client_command"] = argv
+        record["tool"] = "bench.wsclient"
+        before = tree_sample(server.processes())
+        client = subprocess.Popen(
+            pinned(CLIENT_CPU, argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            # Allow for 50 handshakes a second: slower than that is a failure.
+            opened = json_line(client, timeout=30 + cell.clients / 50)
+            time.sleep(1)  # let the server finish setting up the last sockets
+            after = tree_sample(server.processes())
+            client.stdin.write("\n")
+            client.stdin.flush()
+            client.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                client.kill()
+            client.wait()
+        grown_kib = (after.rss_bytes - before.rss_bytes) / 1024
+        record["repetitions"].append(
+            opened
+            | {
+                "rss_before_mb": before.rss_bytes / 2**20,
+                "rss_after_mb": after.rss_bytes / 2**20,
+                "rss_per_connection_kib": grown_kib / max(opened["connected"], 1),
+            }
+        )
+        if opened["failed"]:
+            record["warnings"].append(
+                f"{opened['failed']} of {cell.clients} connections failed: "
+                f"{opened['error_samples']}"
+            )
+
+
+def json_line(process: subprocess.Popen, *, timeout: float) -> dict[str, Any]:
+    """The first line a client prints, parsed; raise if none comes in time."""
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    line = process.stdout.readline() if ready else ""
+    if not line.startswith("{"):
+        rest = "" if process.poll() is None else process.stdout.read()
+        raise loadgen.ClientFailed(f"no result from the client: {line}{rest}"[-2000:])
+    return loadgen.wsclient_parse(line)

@@ -1,0 +1,141 @@
+"""
+The harness run for real, as CI runs it: `python -m bench --quick` and the
+compare mode, against real servers on loopback. Asserts that they run and write
+valid, complete output, never what the figures are.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from bench.schema import validate_run
+from conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+
+pytestmark = pytest.mark.bench
+ROOT = Path(__file__).resolve().parent.parent.parent
+# The harness creates (and drops) a database of its own next to the test one.
+POSTGRES = urlunsplit(urlsplit(TEST_DATABASE_URL)._replace(path="/postgres"))
+
+
+def bench(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            *args,
+            "--postgres-url",
+            POSTGRES,
+            "--redis-url",
+            TEST_REDIS_URL,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+
+
+@pytest.mark.timeout(300)
+def test_quick_run_writes_a_complete_valid_results_folder(tmp_path):
+    result = bench("--quick", "--out", str(tmp_path), timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (folder,) = tmp_path.iterdir()
+    run = json.loads((folder / "results.json").read_text())
+    validate_run(run)
+    assert run["run_id"] == folder.name
+    assert {r["kind"] for r in run["records"]} == {"http", "ws_echo", "fanout", "idle"}
+    assert {r["layer"] for r in run["records"] if r["kind"] == "fanout"} == {
+        "memory",
+        "redis",
+        "redis-pubsub",
+    }
+    # h2load over TLS (granian), wrk in cleartext and over TLS, the WebSocket client.
+    assert {(r["protocol"], r["tls"]) for r in run["records"]} == {
+        ("http/1.1", False),
+        ("http/1.1", True),
+        ("h2", True),
+        ("websocket", False),
+    }
+    assert [r for r in run["records"] if r["error"]] == []
+    assert all(r["repetitions"] for r in run["records"])
+    assert run["wrk_check"]["ratio"] > 0
+    report = (folder / "README.md").read_text()
+    for heading in ("## Summary", "## Methodology", "## Setups"):
+        assert heading in report
+    for chart in run["charts"]:
+        assert (folder / "charts" / chart["file"]).stat().st_size > 1000
+    assert f"Results: {folder}" in result.stdout
+
+
+def test_an_unreachable_database_is_explained_before_anything_runs(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--out",
+            str(tmp_path),
+            "--postgres-url",
+            "postgres://postgres@127.0.0.1:1/postgres",
+            "--redis-url",
+            TEST_REDIS_URL,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "PostgreSQL at postgres://postgres@127.0.0.1:1/postgres does not answer" in (
+        result.stderr
+    )
+    assert list(tmp_path.iterdir()) == [], "no results folder for a run that never ran"
+
+
+def test_compare_two_settings_prints_the_ratio():
+    result = bench(
+        "compare",
+        "--workload",
+        "db",
+        "--env-b",
+        "DJANGO_CONN_MAX_AGE=60",
+        "--repetitions",
+        "1",
+        "--duration",
+        "1",
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[1].startswith("A: working tree")
+    assert lines[2].startswith("B: working tree DJANGO_CONN_MAX_AGE=60")
+    assert lines[-1].startswith("ratio B / A: ")
+
+
+def test_compare_a_git_revision_runs_it_from_a_worktree():
+    result = bench(
+        "compare",
+        "--rev-a",
+        "HEAD",
+        "--workload",
+        "plaintext",
+        "--repetitions",
+        "1",
+        "--duration",
+        "1",
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "A: HEAD" in result.stdout
+    worktrees = subprocess.run(
+        ["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    assert "bench-compare-" not in worktrees, "the temporary worktree is removed"

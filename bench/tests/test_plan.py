@@ -1,0 +1,86 @@
+"""The plans: what a full and a quick run measure, and the raw app's commands."""
+
+import pytest
+
+from apps.bench.contract import TEST_TYPES
+from bench.plan import PRESETS, build_plan, plan_seconds
+from bench.servers import RAW_TARGET, BenchServer, with_application
+from project.servers import load_servers
+
+SERVERS = load_servers()
+ASGI = [n for n, v in SERVERS.items() if v.interface == "asgi" and not v.development]
+
+
+def cells(plan, **criteria):
+    return [
+        (group, cell)
+        for group in plan
+        for cell in group.cells
+        if all(
+            getattr(group, k, getattr(cell, k, None)) == v for k, v in criteria.items()
+        )
+    ]
+
+
+def test_full_plan_covers_every_server_and_endpoint_in_both_flavours():
+    plan = build_plan(PRESETS["full"], SERVERS)
+    for server in ASGI:
+        measured = {
+            (c.workload, c.flavour)
+            for _, c in cells(plan, server=server, app="django", kind="http", tls=False)
+            if c.protocol == "http/1.1"
+        }
+        assert measured == {(t, f) for t in TEST_TYPES for f in ("sync", "async")}
+        raw = {
+            c.workload for _, c in cells(plan, server=server, app="raw", kind="http")
+        }
+        assert raw == {"plaintext", "json"}
+    wsgi = {c.flavour for _, c in cells(plan, server="gunicorn-wsgi")}
+    assert wsgi == {"sync"}, "async views under WSGI would measure async_to_sync"
+
+
+def test_http2_is_measured_exactly_where_the_registry_offers_it():
+    plan = build_plan(PRESETS["full"], SERVERS)
+    h2 = {g.server for g, _ in cells(plan, protocol="h2", tls=True)}
+    assert h2 == {n for n in ASGI if "h2" in SERVERS[n].tls_protocols}
+    h2c = {g.server for g, _ in cells(plan, protocol="h2c")}
+    assert h2c == {n for n in ASGI if "h2c" in SERVERS[n].protocols}
+
+
+def test_fanout_sizes_and_layers():
+    plan = build_plan(PRESETS["full"], SERVERS)
+    fanout = {(c.layer, c.clients) for _, c in cells(plan, kind="fanout")}
+    assert fanout == {
+        (layer, size)
+        for layer in ("memory", "redis", "redis-pubsub")
+        for size in (64, 256, 1024)
+    }
+    idle = cells(plan, kind="idle")
+    assert {g.server for g, _ in idle} == set(ASGI)
+    assert {c.clients for _, c in idle} == {2_500}
+
+
+def test_estimates_fit_the_time_budgets():
+    for name, budget in (("full", 20 * 60), ("quick", 120)):
+        preset = PRESETS[name]
+        assert plan_seconds(preset, build_plan(preset, SERVERS)) < budget, name
+
+
+@pytest.mark.parametrize("name", ASGI)
+def test_the_raw_app_runs_under_the_registry_command_of_each_server(name):
+    server = BenchServer(SERVERS[name], {}, app="raw")
+    project = SERVERS[name].argv(host="127.0.0.1", port=server.port)
+    # Pinned, and only the application differs from the registry's command.
+    assert server.command() == [
+        "taskset",
+        "-c",
+        "0",
+        *[RAW_TARGET if a == "project.asgi:application" else a for a in project],
+    ]
+    server.close()
+
+
+@pytest.mark.parametrize("name", ["runserver", "gunicorn-wsgi"])
+def test_no_raw_app_where_the_command_has_no_asgi_target(name):
+    with pytest.raises(ValueError, match="exactly once"):
+        with_application(SERVERS[name].argv(host="127.0.0.1", port=8000), RAW_TARGET)
