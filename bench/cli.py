@@ -7,6 +7,7 @@ Command line of the harness.
   python -m bench check           the harness against bare wrk on the raw app
   python -m bench report FOLDER   redraw a run's charts and report from its JSON
   python -m bench readme          put the latest full run's summary in README.md
+  python -m bench targets ...     servers already running (the compose stack)
 """
 
 import argparse
@@ -33,6 +34,7 @@ from bench.harness import (
 from bench.plan import PRESETS
 from bench.readme import update_readme
 from bench.runner import Runner, Services
+from bench.targets import measure_targets, parse_target, targets_table
 from project.servers import load_servers
 from tests.servers import ROOT
 
@@ -206,7 +208,37 @@ def readme_command(argv: list[str]) -> int:
     return 0
 
 
+def targets_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench targets",
+        description="Measure servers that are already running (for example the "
+        "compose stack's containers): plaintext and json (async views) with wrk, "
+        "the Channels echo with the WebSocket client. Starts and pins nothing.",
+    )
+    parser.add_argument(
+        "--url", action="append", required=True, metavar="NAME=URL", dest="urls"
+    )
+    parser.add_argument(
+        "--host",
+        help="host name to send as Host and Origin (one of DJANGO_ALLOWED_HOSTS) "
+        "when the URLs use other names, such as compose service names",
+    )
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=3)
+    args = parser.parse_args(argv)
+    try:
+        targets = [parse_target(text, args.host) for text in args.urls]
+    except ValueError as exc:
+        parser.error(str(exc))
+    figures = measure_targets(
+        targets, duration=args.duration, repetitions=args.repetitions
+    )
+    print(targets_table(figures), end="")
+    return 0
+
+
 COMMANDS = {
+    "targets": targets_command,
     "compare": compare_command,
     "report": report_command,
     "readme": readme_command,

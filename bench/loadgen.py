@@ -20,9 +20,18 @@ class ClientFailed(RuntimeError):
     """The load generator exited badly or printed nothing to read."""
 
 
-def wrk_argv(url: str, *, connections: int, duration: int, script: bool = True):
+def wrk_argv(
+    url: str,
+    *,
+    connections: int,
+    duration: int,
+    script: bool = True,
+    headers: tuple[str, ...] = (),
+):
     """wrk with one thread (one core), keep-alive, a 10 s request timeout."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s"]
+    for header in headers:
+        argv += ["-H", header]
     if script:
         argv += ["-s", str(WRK_SCRIPT)]
     else:

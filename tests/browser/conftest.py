@@ -48,8 +48,8 @@ def new_page(browser, request, run_server) -> Iterator[Callable[..., Page]]:
     pages: list[Page] = []
     console_errors: list[str] = []
 
-    def open_page(expected_errors: str = "") -> Page:
-        page = browser.new_context().new_page()
+    def open_page(expected_errors: str = "", **context_options) -> Page:
+        page = browser.new_context(**context_options).new_page()
         page.set_default_timeout(15_000)
 
         def on_console(message) -> None:

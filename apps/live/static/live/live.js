@@ -39,11 +39,14 @@
 
   let topicSource = null;
   let pollTopic = null;
+  let pollRequest = new AbortController();
   function followTopic(topic) {
     if (topicSource) topicSource.close();
     $("topic-log").replaceChildren();
     topicSource = follow(`/live/topics/${topic}/sse`, topicKinds, $("topic-log"), $("topic-status"));
     pollTopic = topic;
+    // A poll on the old topic would wait out its timeout: end it now.
+    pollRequest.abort();
   }
 
   let roomSource = null;
@@ -79,8 +82,10 @@
     let topic = pollTopic;
     for (;;) {
       if (topic !== pollTopic) { topic = pollTopic; after = ""; }
+      pollRequest = new AbortController();
       try {
-        const response = await fetch(`/live/topics/${topic}/poll?after=${after}`);
+        const response = await fetch(`/live/topics/${topic}/poll?after=${after}`,
+          { signal: pollRequest.signal });
         if (response.status === 200) {
           const body = await response.json();
           for (const e of body.events) log($("poll-log"), `#${e.seq} ${e.kind} (200)`);
@@ -91,6 +96,7 @@
           throw new Error(`HTTP ${response.status}`);
         }
       } catch (error) {
+        if (error.name === "AbortError") continue;  // the topic changed
         log($("poll-log"), `poll failed: ${error.message}; retrying`, "gap");
         await new Promise((resolve) => setTimeout(resolve, 3000));
       }
