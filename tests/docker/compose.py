@@ -83,6 +83,7 @@ class Stack:
             "POSTGRES_PASSWORD": secrets.token_urlsafe(20),
             "APP_IMAGE": f"{self.project}-app",
             "NGINX_IMAGE": f"{self.project}-nginx",
+            "BENCH_IMAGE": f"{self.project}-bench",
             "BIND_ADDRESS": HOST,
             **{variable: str(free_port()) for variable in PORT_VARIABLES.values()},
         }
@@ -169,7 +170,9 @@ class Stack:
     def remove(self) -> None:
         """Take everything down, volumes and this run's images included."""
         self.compose("down", "--volumes", "--remove-orphans", timeout=180)
-        images = [self.env["APP_IMAGE"], self.env["NGINX_IMAGE"]]
+        images = [
+            self.env[name] for name in ("APP_IMAGE", "NGINX_IMAGE", "BENCH_IMAGE")
+        ]
         # Only this run's tags: the layers stay cached for the next build.
         subprocess.run(["docker", "image", "rm", *images], capture_output=True)
         if self._ca_file is not None:

@@ -17,12 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from tests.clients import TIMEOUT, chat_join, chat_say, receive_until, ws_connect
 from tests.docker.compose import STACK_SERVERS, Endpoint, Stack
 from tests.docker.conftest import SCALE, record_duration
+from tests.live_clients import site_client
 
 # Building can take minutes on a fresh machine (pip inside the image).
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
@@ -184,6 +186,37 @@ def test_nginx_serves_static_files_from_disk(sites):
     # The .gz copy collectstatic wrote, picked by gzip_static.
     assert response.headers["content-encoding"] == "gzip"
     assert b"{" in response.content
+
+
+def test_the_worker_runs_a_job_submitted_through_a_server(sites):
+    """A job handed over Redis by one container is run by the worker container."""
+    data = {"kind": "sleep", "steps": 3, "step_ms": 50, "runner": "worker"}
+    with site_client(sites["daphne"]) as http:
+        submitted = http.post("/tasks/jobs/", data=data)
+        assert submitted.status_code == 202, submitted.text
+        job_url = f"/tasks/jobs/{submitted.json()['job']['id']}.json"
+        deadline = time.monotonic() + 60
+        while (job := http.get(job_url).json())["status"] != "succeeded":
+            assert job["status"] in ("queued", "running"), job
+            assert time.monotonic() < deadline, f"not done in 60 s: {job}"
+            time.sleep(0.5)
+    assert job["progress"] == 100
+
+
+def test_the_bench_profile_measures_every_server_container(stack):
+    """`docker compose --profile bench run --no-deps bench`, shortened: it reports."""
+    config = yaml.safe_load(stack.compose("--profile", "bench", "config"))
+    command = config["services"]["bench"]["command"]
+    targets = [arg.split("=")[0] for arg in command if "=http://" in arg]
+    short = [*command, "--duration", "1", "--repetitions", "1"]
+    output = stack.compose(
+        "--profile", "bench", "run", "--rm", "--no-deps", "bench", *short, timeout=900
+    )
+    # The header row, then one per target (the |---| rule does not start "| ").
+    rows = [line for line in output.splitlines() if line.startswith("| ")][1:]
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == targets, output
+    # Figures vary; that every request and round trip succeeded does not.
+    assert all(row.endswith(" | 0 |") for row in rows), output
 
 
 def close_code(ws: ClientConnection) -> int | None:

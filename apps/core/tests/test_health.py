@@ -1,9 +1,12 @@
 """Liveness, readiness and the lifespan handler that shares readiness's checks."""
 
+from io import StringIO
+
 import pytest
 from channels.testing import ApplicationCommunicator
+from django.core.management import CommandError, call_command
 
-from conftest import unique_prefix
+from conftest import TEST_REDIS_URL, unique_prefix
 from project.channel_layers import channel_layer_config
 from project.lifespan import lifespan
 from tests.servers import free_port
@@ -76,3 +79,24 @@ async def test_lifespan_refuses_to_start_without_its_channel_layer(settings):
     assert started["type"] == "lifespan.startup.failed"
     assert "channel_layer: ConnectionError" in started["message"]
     assert stopped is None
+
+
+def test_readiness_command_says_ready_when_everything_answers(settings):
+    settings.CHANNEL_LAYERS = {
+        "default": channel_layer_config(
+            "redis",
+            redis_url=TEST_REDIS_URL,
+            capacity=100,
+            max_connections=5,
+            prefix=unique_prefix(),
+        )
+    }
+    output = StringIO()
+    call_command("readiness", stdout=output)
+    assert output.getvalue() == "ready\n"
+
+
+def test_readiness_command_fails_naming_the_layer_when_redis_is_down(settings):
+    settings.CHANNEL_LAYERS = unreachable_redis_layer()
+    with pytest.raises(CommandError, match="Not ready: channel_layer: "):
+        call_command("readiness")
