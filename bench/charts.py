@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from bench.records import Figure  # noqa: E402
+from bench.records import Figure, tls_fronts  # noqa: E402
 from bench.report import ECHO_REFERENCE, ReportBuilder  # noqa: E402
 
 
@@ -109,8 +109,8 @@ def _raw_chart(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]:
 
 def _tls_chart(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]:
     records = builder.records
-    servers = records.servers(kind="http", tls=True)
-    if not servers:
+    fronts = tls_fronts(records)
+    if not fronts:
         return []
     series = {}
     for app in ("raw", "django"):
@@ -124,21 +124,23 @@ def _tls_chart(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]:
                 records.figure(
                     "requests_per_s",
                     kind="http",
-                    server=s,
+                    server=server,
                     app=app,
                     tls=tls,
+                    # Cleartext is the server's own, nginx or not.
+                    **({"proxy": proxy} if tls else {}),
                     workload="plaintext",
                     flavour=flavour,
                     protocol=protocol,
                 )
-                for s in servers
+                for _, server, proxy in fronts
             ]
     caption = "Plaintext: cleartext HTTP/1.1, TLS HTTP/1.1 and TLS HTTP/2"
     grouped_bars(
         folder / "tls_protocols.png",
         title=caption,
         ylabel="requests/s (log)",
-        groups=servers,
+        groups=[label for label, _, _ in fronts],
         series=series,
         log=True,
     )

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -255,6 +256,9 @@ def main(argv: list[str]) -> int:
     # Django's LOGGING sends INFO to stdout; the progress bar is enough here.
     logging.getLogger().setLevel(logging.WARNING)
     command = COMMANDS.get(argv[0]) if argv else None
+    # SIGTERM (make or a CI job stopped) as an exit, so the finally blocks stop
+    # the servers and drop the run's database instead of leaving them behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         if command:
             return command(argv[1:])

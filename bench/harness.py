@@ -45,7 +45,6 @@ from project.servers import ServerVariant
 from tests.servers import ROOT
 
 RESULTS_ROOT = ROOT / "bench" / "results"
-NGINX_DIR = ROOT / "deploy" / "nginx"
 CHECK_SERVER = "uvicorn"
 REQUIRED_TOOLS = ("wrk", "h2load", "taskset")
 
@@ -238,7 +237,7 @@ def run_benchmark(
             database_url=database_url,
             redis_url=redis_url,
             prefix=f"bench{tag}",
-            tls=ensure_dev_certificates() if preset.tls_servers else None,
+            tls=ensure_dev_certificates() if any(g.tls for g in plan) else None,
         )
         found_versions = versions(database_url, redis_url)
         with progress_bar(estimate) as advance:
@@ -267,7 +266,7 @@ def run_benchmark(
         "git": git_state(),
         "preset": dataclasses.asdict(preset),
         "notes": [note for note in (limit_note,) if note],
-        "nginx": nginx_note(),
+        "nginx": nginx_note(plan),
         "servers": server_commands(servers, sorted({g.server for g in plan})),
         "records": records,
         "groups": runner.timings,
@@ -277,10 +276,16 @@ def run_benchmark(
     return run, folder
 
 
-def nginx_note() -> str:
-    if not any(NGINX_DIR.glob("*.conf")):
-        return "not measured: there is no deploy/nginx/*.conf in this revision."
-    return "not measured: the harness does not start nginx yet (deploy/nginx/ exists)."
+def nginx_note(plan: list[Group]) -> str:
+    """What the report says about nginx in this run."""
+    behind = sorted({g.server for g in plan if g.proxy == "nginx"})
+    if not behind:
+        return "not measured in this run."
+    return (
+        f"in front of {', '.join(behind)} (deploy/nginx/default.conf.template, one "
+        "worker, pinned to the server's core), terminating TLS with HTTP/1.1 and "
+        "HTTP/2 and proxying HTTP/1.1 with keep-alive to the server on cleartext."
+    )
 
 
 def write_results(run: dict[str, Any], folder: Path) -> None:

@@ -44,6 +44,7 @@ class Preset:
     fanout_repetitions: int
     idle_connections: int
     tls_servers: tuple[str, ...]  # measured over TLS (h2 where offered); () = all
+    nginx_servers: tuple[str, ...]  # measured behind nginx terminating TLS
 
     @property
     def seconds_per_cell(self) -> float:
@@ -74,6 +75,8 @@ PRESETS = {
         # core: --idle-connections 10000 for the full figure (≈2 min a server).
         idle_connections=2_500,
         tls_servers=(),
+        # The deployment the README shows: nginx in front of uvicorn.
+        nginx_servers=("uvicorn",),
     ),
     "quick": Preset(
         name="quick",
@@ -92,6 +95,7 @@ PRESETS = {
         idle_connections=200,
         # granian: TLS with HTTP/2, so the quick run goes through h2load too.
         tls_servers=("granian",),
+        nginx_servers=("uvicorn",),
     ),
 }
 
@@ -116,8 +120,9 @@ class Group:
 
     server: str
     app: str  # "django" (the project) or "raw" (bench/raw_app.py)
-    tls: bool = False
+    tls: bool = False  # what clients speak: TLS at the server, or at nginx
     layer: str = "memory"
+    proxy: str | None = None  # "nginx": clients reach the server through it
     cells: tuple[Cell, ...] = field(default_factory=tuple)
 
 
@@ -192,6 +197,28 @@ def _tls_groups(variant: ServerVariant) -> list[Group]:
     ]
 
 
+def _nginx_groups(variant: ServerVariant) -> list[Group]:
+    """
+    nginx (deploy/nginx/) terminating TLS, HTTP/1.1 and HTTP/2, in front of the
+    server on cleartext: Django's async plaintext, to read beside the server's
+    own TLS figures. (The raw app behind nginx is left out to keep the full run
+    under 20 minutes: Django, not the server, sets the pace here.)
+    """
+    path = "/bench/async/plaintext"
+    return [
+        Group(
+            variant.name,
+            "django",
+            tls=True,
+            proxy="nginx",
+            cells=tuple(
+                Cell("http", "plaintext", path, "async", protocol)
+                for protocol in ("http/1.1", "h2")
+            ),
+        )
+    ]
+
+
 def _fanout_groups(preset: Preset, server: str) -> list[Group]:
     return [
         Group(
@@ -240,6 +267,8 @@ def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]
     for name in preset.tls_servers or every_asgi:
         if servers[name].supports_tls:
             groups += _tls_groups(servers[name])
+    for name in preset.nginx_servers:
+        groups += _nginx_groups(servers[name])
     # Fan-out needs one process for every member (the in-memory layer): uvicorn.
     return groups + _fanout_groups(preset, "uvicorn")
 

@@ -78,6 +78,19 @@ class Records:
         return Figure(summary["median"])
 
 
+def tls_fronts(records: Records) -> list[tuple[str, str, str | None]]:
+    """
+    (label, server, proxy) of every TLS endpoint measured: each server's own TLS,
+    then each server behind nginx (proxy "nginx", labelled "nginx → server").
+    Records from before nginx was measured have no "proxy": they read as None.
+    """
+    direct = records.servers(kind="http", tls=True, proxy=None)
+    proxied = records.servers(kind="http", tls=True, proxy="nginx")
+    return [(s, s, None) for s in direct] + [
+        (f"nginx → {s}", s, "nginx") for s in proxied
+    ]
+
+
 def _matches(record: dict[str, Any], criteria: dict[str, Any]) -> bool:
     return all(record.get(key) == value for key, value in criteria.items())
 

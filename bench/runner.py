@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from apps.bench.contract import response_problems
 from bench import loadgen
@@ -32,6 +33,7 @@ from bench.records import too_few_responses
 from bench.servers import BenchServer
 from project.devcert import ca_file
 from project.servers import ServerVariant, TLSFiles
+from tests.nginx import NginxProcess
 from tests.servers import ROOT
 
 logger = logging.getLogger(__name__)
@@ -116,7 +118,8 @@ class Runner:
             variant,
             self.services.server_env(group.layer),
             app=group.app,
-            tls=self.services.tls if group.tls else None,
+            # Behind nginx, TLS ends at nginx: the server itself is cleartext.
+            tls=self.services.tls if group.tls and not group.proxy else None,
             cpu=SERVER_CPU,
             cwd=self.services.cwd,
         )
@@ -126,11 +129,13 @@ class Runner:
             "app": group.app,
             "tls": group.tls,
             "layer": group.layer,
+            "proxy": group.proxy,
         }
         self.timings.append(timing)
         started = time.monotonic()
         try:
             self._start(server)
+            front = self._front(group, server)
         except RuntimeError as exc:
             server.close()
             self.advance("", SERVER_SECONDS + sum(map(self.estimate, group.cells)))
@@ -145,9 +150,11 @@ class Runner:
             for cell in group.cells:
                 label = f"{cell.workload} {cell.flavour} {cell.protocol}"
                 self.advance(f"{group.server} ({group.app}): {label}", 0)
-                records.append(self.run_cell(group, server, cell))
+                records.append(self.run_cell(group, front, cell))
                 self.advance("", self.estimate(cell))
         finally:
+            if isinstance(front, BehindNginx):
+                front.nginx.close()
             stopping = time.monotonic()
             self._stop(server)
             timing["stop_seconds"] = round(time.monotonic() - stopping, 2)
@@ -169,6 +176,25 @@ class Runner:
             time.sleep(2)
             server.start(timeout=60)
 
+    def _front(self, group: Group, server: BenchServer) -> "BenchServer | BehindNginx":
+        """What the clients connect to: the server, or nginx in front of it."""
+        if group.proxy is None:
+            return server
+        address = server.url.removeprefix("http://")
+        # Both upstreams of the template are this one server: one process, as
+        # every other figure of the run, so the two read side by side.
+        nginx = NginxProcess(
+            [address, address], self.services.tls, self.services.cwd / "staticfiles"
+        )
+        try:
+            nginx.start()
+            for process in nginx_processes(nginx):
+                process.cpu_affinity([SERVER_CPU])
+        except (RuntimeError, psutil.Error) as exc:
+            nginx.close()
+            raise RuntimeError(f"nginx in front of {group.server}: {exc}") from exc
+        return BehindNginx(server, nginx)
+
     @staticmethod
     def _stop(server: BenchServer) -> None:
         # A graceful shutdown is not what is measured: a few seconds, then SIGKILL.
@@ -188,6 +214,7 @@ class Runner:
             "server": group.server,
             "app": group.app,
             "tls": group.tls,
+            "proxy": group.proxy,
             "layer": group.layer if cell.kind == "fanout" else "",
             "workload": cell.workload,
             "flavour": cell.flavour,
@@ -397,6 +424,34 @@ class Runner:
                 f"{opened['failed']} of {cell.clients} connections failed: "
                 f"{opened['error_samples']}"
             )
+
+
+def nginx_processes(nginx: NginxProcess) -> list[psutil.Process]:
+    """nginx's master and its worker."""
+    master = psutil.Process(nginx.process.pid)
+    return [master, *master.children()]
+
+
+class BehindNginx:
+    """
+    A started server as clients reach it through nginx: nginx's URLs, and the
+    CPU and memory of both (they share the server's core).
+    """
+
+    def __init__(self, server: BenchServer, nginx: NginxProcess) -> None:
+        self.server = server
+        self.nginx = nginx
+        self.app = server.app
+        self.variant = server.variant
+        self.tls = nginx.tls
+        self.url = nginx.url
+        self.ws_url = nginx.ws_url
+
+    def command(self) -> list[str]:
+        return self.server.command()
+
+    def processes(self) -> list[psutil.Process]:
+        return [*self.server.processes(), *nginx_processes(self.nginx)]
 
 
 def json_line(process: subprocess.Popen, *, timeout: float) -> dict[str, Any]:

@@ -59,6 +59,7 @@ class NginxProcess:
 
     def __init__(self, upstreams: list[str], tls: TLSFiles, static_root: Path) -> None:
         self.port = free_port()
+        self.tls = tls
         # Readable by nginx's workers, which run as `nobody` when started by root.
         self.directory = Path(tempfile.mkdtemp(prefix="nginx-"))
         self.directory.chmod(0o755)

@@ -41,10 +41,18 @@ def test_full_plan_covers_every_server_and_endpoint_in_both_flavours():
 
 def test_http2_is_measured_exactly_where_the_registry_offers_it():
     plan = build_plan(PRESETS["full"], SERVERS)
-    h2 = {g.server for g, _ in cells(plan, protocol="h2", tls=True)}
+    h2 = {g.server for g, _ in cells(plan, protocol="h2", tls=True, proxy=None)}
     assert h2 == {n for n in ASGI if "h2" in SERVERS[n].tls_protocols}
     h2c = {g.server for g, _ in cells(plan, protocol="h2c")}
     assert h2c == {n for n in ASGI if "h2c" in SERVERS[n].protocols}
+
+
+def test_nginx_fronts_uvicorn_over_tls_in_both_protocols():
+    plan = build_plan(PRESETS["full"], SERVERS)
+    behind = cells(plan, proxy="nginx")
+    assert {(g.server, g.app, g.tls, c.protocol) for g, c in behind} == {
+        ("uvicorn", "django", True, protocol) for protocol in ("http/1.1", "h2")
+    }
 
 
 def test_fanout_sizes_and_layers():
