@@ -22,7 +22,15 @@ from pathlib import Path
 import django
 from jsonschema import ValidationError
 
-from bench.compare import Side, compare, format_comparison, parse_env, workload_cell
+from bench.compare import (
+    FANOUT_MEMBERS,
+    FANOUT_RATE,
+    Side,
+    compare,
+    format_comparison,
+    parse_env,
+    workload_cell,
+)
 from bench.database import ServiceUnavailable
 from bench.harness import (
     CHECK_SERVER,
@@ -32,7 +40,7 @@ from bench.harness import (
     write_results,
     wrk_check,
 )
-from bench.plan import PRESETS
+from bench.plan import CHANNEL_LAYERS, PRESETS
 from bench.readme import update_readme
 from bench.runner import Runner, Services
 from bench.targets import measure_targets, parse_target, targets_table
@@ -104,9 +112,10 @@ def compare_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench compare",
         description=(
-            "Run one HTTP workload on two revisions (--rev-a/--rev-b, any git "
-            "revision; default: the working tree) or two settings (--env-a/--env-b "
-            "KEY=VALUE), alternating repetitions, and print the ratio B / A."
+            "Run one workload (HTTP, WebSocket echo or fan-out) on two revisions "
+            "(--rev-a/--rev-b, any git revision; default: the working tree) or two "
+            "settings (--env-a/--env-b KEY=VALUE), alternating repetitions, and "
+            "print the ratio B / A."
         ),
     )
     parser.add_argument("--rev-a")
@@ -118,9 +127,14 @@ def compare_command(argv: list[str]) -> int:
     parser.add_argument(
         "--workload",
         default="json",
-        help="a test type of apps/bench/contract.py (raw app: plaintext or json)",
+        help="a test type of apps/bench/contract.py (raw app: plaintext or json), "
+        "echo (the Channels consumer of --flavour, or the raw app's), or fanout "
+        f"({FANOUT_MEMBERS} members, {FANOUT_RATE:,} offered deliveries/s)",
     )
     parser.add_argument("--flavour", choices=("sync", "async"), default="async")
+    parser.add_argument(
+        "--layer", choices=CHANNEL_LAYERS, default="memory", help="for fanout"
+    )
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--duration", type=int, default=3)
     _services(parser)
@@ -134,7 +148,7 @@ def compare_command(argv: list[str]) -> int:
                 _label("B", args.rev_b, args.env_b), args.rev_b, parse_env(args.env_b)
             ),
         )
-        cell = workload_cell(args.workload, args.flavour, args.app)
+        cell = workload_cell(args.workload, args.flavour, args.app, args.layer)
     except ValueError as exc:
         parser.error(str(exc))
     preset = PRESETS["full"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from apps.bench.contract import TEST_TYPES
 from bench.database import bench_database
-from bench.plan import Cell, Group, Preset
+from bench.plan import ECHO_PATHS, Cell, Group, Preset
 from bench.runner import Runner, Services
 from bench.servers import BenchServer
 from project.servers import load_servers
@@ -69,12 +69,42 @@ def checkout(revision: str | None) -> Iterator[Path]:
             )
 
 
-def workload_cell(workload: str, flavour: str, app: str) -> Cell:
-    """The HTTP cell for a test type of apps/bench (or the raw app's path)."""
+# What each kind of cell is judged by: its rate.
+HEADLINE = {
+    "http": "requests_per_s",
+    "ws_echo": "round_trips_per_s",
+    "fanout": "delivered_per_s",
+}
+# Beside the HTTP test types: WebSocket echo, and fan-out as the full run does
+# its largest overload (256 members, 20,000 offered deliveries/s).
+WEBSOCKET_WORKLOADS = ("echo", "fanout")
+FANOUT_MEMBERS, FANOUT_RATE = 256, 20_000
+
+
+def workload_cell(workload: str, flavour: str, app: str, layer: str = "") -> Cell:
+    """The cell for an apps/bench test type, a raw app path, or a WebSocket one."""
+    if workload == "echo":
+        if app == "raw":
+            label = "raw app (no framework)"
+        else:
+            label = f"Channels {flavour} consumer"
+        return Cell("ws_echo", label, ECHO_PATHS[app][label], protocol="websocket")
+    if workload == "fanout":
+        if app == "raw":
+            raise ValueError("Fan-out goes through the channel layer: --app django.")
+        return Cell(
+            "fanout",
+            f"{FANOUT_MEMBERS} members",
+            protocol="websocket",
+            layer=layer,
+            clients=FANOUT_MEMBERS,
+            rate=FANOUT_RATE,
+        )
     if app == "raw":
         return Cell("http", workload, f"/{workload}")
     if workload not in TEST_TYPES:
-        raise ValueError(f"--workload must be one of {', '.join(TEST_TYPES)}.")
+        choices = [*TEST_TYPES, *WEBSOCKET_WORKLOADS]
+        raise ValueError(f"--workload must be one of {', '.join(choices)}.")
     return Cell("http", workload, TEST_TYPES[workload].path(flavour), flavour=flavour)
 
 
@@ -102,9 +132,8 @@ def compare(
                 url, redis_url, f"benchcmp{tag}{index}", cwd=cwd, extra_env=side.env
             )
             variant = load_servers(cwd / "deploy" / "servers.toml")[server]
-            process = BenchServer(
-                variant, services.server_env("memory"), app=app, cwd=cwd
-            )
+            env = services.server_env(cell.layer or "memory")
+            process = BenchServer(variant, env, app=app, cwd=cwd)
             stack.callback(process.close)
             process.start(timeout=60)
             runner = Runner(
@@ -113,22 +142,29 @@ def compare(
             runs.append((side, process, runner, []))
         for _ in range(preset.repetitions):
             for side, process, runner, figures in runs:
-                record = runner.run_cell(Group(server, app), process, cell)
+                group = Group(server, app, layer=cell.layer or "memory")
+                record = runner.run_cell(group, process, cell)
                 if record["error"] or record["contract_problems"]:
                     problem = record["error"] or record["contract_problems"]
                     raise RuntimeError(f"{side.label}: {problem}")
                 figures.append(record["repetitions"][0])
-    return [summarise(side.label, figures) for side, _, _, figures in runs]
+    return [summarise(side.label, cell.kind, figures) for side, _, _, figures in runs]
 
 
-def summarise(label: str, reps: list[dict]) -> dict:
-    rates = [rep["requests_per_s"] for rep in reps]
+def summarise(label: str, kind: str, reps: list[dict]) -> dict:
+    """Median rate (requests, round trips or deliveries per second), spread, p99."""
+    rates = [rep[HEADLINE[kind]] for rep in reps]
     return {
         "label": label,
-        "requests_per_s": statistics.median(rates),
+        "rate": statistics.median(rates),
+        "unit": HEADLINE[kind].removesuffix("_per_s").replace("_", " ") + "/s",
         "spread": (max(rates) - min(rates)) / statistics.median(rates),
         "latency_p99_ms": statistics.median(rep["latency_p99_ms"] for rep in reps),
-        "client_bound": any(rep["client_cpu"] >= 0.9 for rep in reps),
+        # Fan-out: the share of offered deliveries that never arrived.
+        "loss": statistics.median(rep["loss"] for rep in reps)
+        if kind == "fanout"
+        else None,
+        "client_bound": any(rep.get("client_cpu", 0) >= 0.9 for rep in reps),
         "repetitions": rates,
     }
 
@@ -136,12 +172,14 @@ def summarise(label: str, reps: list[dict]) -> dict:
 def format_comparison(results: list[dict]) -> str:
     """A small table and the ratio B / A."""
     a, b = results
-    lines = [f"{'side':<40} {'req/s':>10} {'spread':>8} {'p99 ms':>8}"]
+    lines = [f"{'side':<40} {a['unit']:>14} {'spread':>8} {'p99 ms':>8}"]
     for side in results:
-        bound = "  (client-bound)" if side["client_bound"] else ""
+        notes = "  (client-bound)" if side["client_bound"] else ""
+        if side["loss"] is not None:
+            notes += f"  loss {side['loss']:.1%}"
         lines.append(
-            f"{side['label'][:40]:<40} {side['requests_per_s']:>10,.0f} "
-            f"{side['spread']:>8.1%} {side['latency_p99_ms']:>8.1f}{bound}"
+            f"{side['label'][:40]:<40} {side['rate']:>14,.0f} "
+            f"{side['spread']:>8.1%} {side['latency_p99_ms']:>8.1f}{notes}"
         )
-    lines.append(f"ratio B / A: {b['requests_per_s'] / a['requests_per_s']:.3f}")
+    lines.append(f"ratio B / A: {b['rate'] / a['rate']:.3f}")
     return "\n".join(lines)

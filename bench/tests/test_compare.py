@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.compare import format_comparison, parse_env, workload_cell
+from bench.compare import format_comparison, parse_env, summarise, workload_cell
 
 
 def test_env_pairs():
@@ -21,17 +21,40 @@ def test_a_pair_without_key_or_equals_is_explained(pair):
 def test_workloads():
     assert workload_cell("db", "sync", "django").path == "/bench/sync/db"
     assert workload_cell("json", "async", "raw").path == "/json"
-    with pytest.raises(ValueError, match="plaintext, json, db"):
+    with pytest.raises(ValueError, match="plaintext, json, db.*, echo, fanout"):
         workload_cell("nope", "sync", "django")
 
 
+def test_websocket_workloads_are_the_full_runs_cells():
+    assert workload_cell("echo", "async", "django").path == "/ws/echo/"
+    assert workload_cell("echo", "sync", "django").path == "/ws/echo/sync/"
+    assert workload_cell("echo", "async", "raw").path == "/ws/echo"
+    fanout = workload_cell("fanout", "async", "django", layer="redis")
+    assert (fanout.kind, fanout.layer, fanout.clients) == ("fanout", "redis", 256)
+    with pytest.raises(ValueError, match="channel layer"):
+        workload_cell("fanout", "async", "raw")
+
+
 def test_the_ratio_is_b_over_a():
-    side = {"spread": 0.1, "latency_p99_ms": 3.0, "client_bound": False}
+    side = {"spread": 0.1, "latency_p99_ms": 3.0, "client_bound": False, "loss": None}
     text = format_comparison(
         [
-            {"label": "A: main", "requests_per_s": 1000.0, **side},
-            {"label": "B: working tree", "requests_per_s": 1250.0, **side},
+            {"label": "A: main", "rate": 1000.0, "unit": "requests/s", **side},
+            {"label": "B: working tree", "rate": 1250.0, "unit": "requests/s", **side},
         ]
     )
     assert text.splitlines()[-1] == "ratio B / A: 1.250"
     assert "1,250" in text
+
+
+def test_summaries_read_each_kinds_rate_and_fanout_loss():
+    reps = [
+        {"delivered_per_s": rate, "latency_p99_ms": 5.0, "loss": loss}
+        for rate, loss in ((900.0, 0.1), (1000.0, 0.0), (1100.0, 0.2))
+    ]
+    summary = summarise("A", "fanout", reps)
+    assert (summary["rate"], summary["loss"], summary["unit"]) == (
+        1000.0,
+        0.1,
+        "delivered/s",
+    )
