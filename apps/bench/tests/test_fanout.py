@@ -1,6 +1,7 @@
 """Broadcast fan-out consumers, once per channel layer."""
 
 import pytest
+from channels import consumer
 from channels.testing import WebsocketCommunicator
 
 from apps.bench.consumers import JOINED
@@ -55,3 +56,28 @@ async def test_an_invalid_group_name_is_not_routed():
     )
     with pytest.raises(ValueError, match="No route found"):
         await communicator.connect()
+
+
+async def test_a_broadcast_costs_no_database_check_per_member(
+    channel_layer, monkeypatch
+):
+    """Channels would check DB connections (a thread hop) per frame and member."""
+    checks = []
+    original = consumer.aclose_old_connections
+
+    async def counted() -> None:
+        checks.append(1)
+        await original()
+
+    monkeypatch.setattr(consumer, "aclose_old_connections", counted)
+    members = [await connect("/ws/bench/fanout/g3/") for _ in range(2)]
+    for member in members:
+        assert await member.receive_from() == JOINED
+    publisher = await connect("/ws/bench/publish/g3/")
+    for seq in range(5):
+        await publisher.send_to(text_data=str(seq))
+    for member in members:
+        assert [await member.receive_from() for _ in range(5)] == list("01234")
+        await member.disconnect()
+    await publisher.disconnect()
+    assert checks == []
