@@ -1,7 +1,6 @@
 """Broadcast fan-out consumers, once per channel layer."""
 
 import pytest
-from channels import consumer
 from channels.testing import WebsocketCommunicator
 
 from apps.bench.consumers import JOINED
@@ -59,17 +58,9 @@ async def test_an_invalid_group_name_is_not_routed():
 
 
 async def test_a_broadcast_costs_no_database_check_per_member(
-    channel_layer, monkeypatch
+    channel_layer, database_checks
 ):
     """Channels would check DB connections (a thread hop) per frame and member."""
-    checks = []
-    original = consumer.aclose_old_connections
-
-    async def counted() -> None:
-        checks.append(1)
-        await original()
-
-    monkeypatch.setattr(consumer, "aclose_old_connections", counted)
     members = [await connect("/ws/bench/fanout/g3/") for _ in range(2)]
     for member in members:
         assert await member.receive_from() == JOINED
@@ -80,4 +71,4 @@ async def test_a_broadcast_costs_no_database_check_per_member(
         assert [await member.receive_from() for _ in range(5)] == list("01234")
         await member.disconnect()
     await publisher.disconnect()
-    assert checks == []
+    assert database_checks == []
