@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import SyncToAsync
+from channels import consumer
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.management import call_command
@@ -66,6 +67,23 @@ async def channel_layer(request, settings) -> AsyncIterator[BaseChannelLayer]:
     yield layer
     # Deletes only this test's keys (its prefix is unique) and closes connections.
     await layer.flush()
+
+
+@pytest.fixture
+def database_checks(monkeypatch) -> list[str]:
+    """
+    The consumers' database connection checks (Channels' dispatch runs one, a
+    thread hop, before each message it handles): one entry per check, from now on.
+    """
+    checks: list[str] = []
+    original = consumer.aclose_old_connections
+
+    async def counted() -> None:
+        checks.append("check")
+        await original()
+
+    monkeypatch.setattr(consumer, "aclose_old_connections", counted)
+    return checks
 
 
 @pytest.fixture(autouse=True)

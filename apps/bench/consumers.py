@@ -3,10 +3,14 @@ Broadcast fan-out through the channel layer, for the benchmark harness.
 
 Members join a group and get every frame a publisher sends to it. The harness
 counts frames sent against frames received, so loss at the layer (which is
-silent otherwise) shows up as a number.
+silent otherwise) shows up as a number. Neither consumer touches the database:
+without Channels' per-message connection check (WithoutDatabase), a broadcast
+costs each member no thread hop.
 """
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+
+from project.consumers import WithoutDatabase
 
 JOINED = '{"type": "joined"}'
 
@@ -15,7 +19,7 @@ def group_name(scope: dict) -> str:
     return f"bench-fanout.{scope['url_route']['kwargs']['group']}"
 
 
-class FanoutMemberConsumer(AsyncWebsocketConsumer):
+class FanoutMemberConsumer(WithoutDatabase, AsyncWebsocketConsumer):
     """A member of one broadcast group; says "joined" once it receives."""
 
     async def connect(self) -> None:
@@ -34,7 +38,7 @@ class FanoutMemberConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=event["text"])
 
 
-class FanoutPublisherConsumer(AsyncWebsocketConsumer):
+class FanoutPublisherConsumer(WithoutDatabase, AsyncWebsocketConsumer):
     """Sends every text frame it receives to the group, unchanged."""
 
     async def connect(self) -> None:

@@ -30,6 +30,7 @@ from apps.chat.services import (
     presence_prune,
     room_get_or_create,
 )
+from project.consumers import DatabaseForSocketEventsOnly
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,12 @@ UNAVAILABLE = ProtocolError(
 )
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
-    """One connection in one room: validates, stores, then broadcasts."""
+class ChatConsumer(DatabaseForSocketEventsOnly, AsyncJsonWebsocketConsumer):
+    """
+    One connection in one room: validates, stores, then broadcasts. Group events
+    (chat.message, chat.presence) are only forwarded, so they skip Channels'
+    per-message database check (project.consumers).
+    """
 
     room: Room | None = None
     heartbeat: asyncio.Task[None] | None = None

@@ -5,11 +5,12 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.tasks.selectors import job_get
 from apps.tasks.services import job_execute, job_group
+from project.consumers import DatabaseForSocketEventsOnly
 
 CLOSE_UNKNOWN_JOB = 4404
 
 
-class JobProgressConsumer(AsyncJsonWebsocketConsumer):
+class JobProgressConsumer(DatabaseForSocketEventsOnly, AsyncJsonWebsocketConsumer):
     """
     /ws/tasks/jobs/<id>/: the job's state on connect, then every update as
     {"type": "job", "job": {...}}. Clients keep the frame with the highest version.

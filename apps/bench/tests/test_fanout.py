@@ -55,3 +55,20 @@ async def test_an_invalid_group_name_is_not_routed():
     )
     with pytest.raises(ValueError, match="No route found"):
         await communicator.connect()
+
+
+async def test_a_broadcast_costs_no_database_check_per_member(
+    channel_layer, database_checks
+):
+    """Channels would check DB connections (a thread hop) per frame and member."""
+    members = [await connect("/ws/bench/fanout/g3/") for _ in range(2)]
+    for member in members:
+        assert await member.receive_from() == JOINED
+    publisher = await connect("/ws/bench/publish/g3/")
+    for seq in range(5):
+        await publisher.send_to(text_data=str(seq))
+    for member in members:
+        assert [await member.receive_from() for _ in range(5)] == list("01234")
+        await member.disconnect()
+    await publisher.disconnect()
+    assert database_checks == []

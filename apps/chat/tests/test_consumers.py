@@ -72,6 +72,23 @@ async def test_two_clients_see_each_others_messages(channel_layer):
     await bob.disconnect()
 
 
+async def test_a_broadcast_checks_the_database_for_the_sender_only(
+    channel_layer, database_checks
+):
+    """The received frame may use the database; the members' group events do not."""
+    ada, _ = await join("checks", "ada")
+    bob, _ = await join("checks", "bob")
+    # Wait for the presence events of both joins, then count from here.
+    await receive_until(ada, "presence")
+    database_checks.clear()
+    await say(ada, "hello", "m1")
+    for member in (ada, bob):
+        await receive_until(member, "message")
+    assert database_checks == ["check"]
+    await ada.disconnect()
+    await bob.disconnect()
+
+
 async def test_rooms_do_not_leak_into_each_other(channel_layer):
     ada, _ = await join("one", "ada")
     bob, _ = await join("two", "bob")

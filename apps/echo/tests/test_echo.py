@@ -1,7 +1,6 @@
 """The three echoes answer alike, and refuse sockets opened from other sites."""
 
 import pytest
-from channels import consumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.testing import WebsocketCommunicator
 
@@ -40,28 +39,19 @@ class ChannelsDispatchEcho(AsyncWebsocketConsumer):
         await self.send(text_data=text_data)
 
 
-async def connection_checks(monkeypatch, app, path: str, frames: int = 5) -> int:
-    """How often Channels checked database connections while echoing `frames`."""
-    calls = []
-    original = consumer.aclose_old_connections
-
-    async def counted() -> None:
-        calls.append(1)
-        await original()
-
-    monkeypatch.setattr(consumer, "aclose_old_connections", counted)
+async def echo_frames(app, path: str, frames: int = 5) -> None:
     communicator = WebsocketCommunicator(app, path, headers=ORIGIN)
     assert (await communicator.connect())[0]
     for number in range(frames):
         await communicator.send_to(text_data=str(number))
         assert await communicator.receive_from() == str(number)
     await communicator.disconnect()
-    return len(calls)
 
 
 @pytest.mark.django_db
-async def test_the_async_echo_makes_no_thread_hop_per_frame(monkeypatch):
+async def test_the_async_echo_makes_no_thread_hop_per_frame(database_checks):
     """Channels' dispatch checks connections (a thread hop) for every frame."""
-    assert await connection_checks(monkeypatch, application, "/ws/echo/") == 0
-    stock = ChannelsDispatchEcho.as_asgi()
-    assert await connection_checks(monkeypatch, stock, "/") >= 5
+    await echo_frames(application, "/ws/echo/")
+    assert database_checks == []
+    await echo_frames(ChannelsDispatchEcho.as_asgi(), "/")
+    assert len(database_checks) >= 5
