@@ -8,6 +8,7 @@ Command line of the harness.
   python -m bench report FOLDER   redraw a run's charts and report from its JSON
   python -m bench readme          put the latest full run's summary in README.md
   python -m bench targets ...     servers already running (the compose stack)
+  python -m bench soak            mixed load for 10 minutes: memory flat, no errors
 """
 
 import argparse
@@ -43,6 +44,7 @@ from bench.harness import (
 from bench.plan import CHANNEL_LAYERS, PRESETS
 from bench.readme import update_readme
 from bench.runner import Runner, Services
+from bench.soak import SOAK_ROOT, soak, soak_markdown, write_soak
 from bench.targets import measure_targets, parse_target, targets_table
 from project.servers import load_servers
 from tests.servers import ROOT
@@ -210,6 +212,29 @@ def report_command(argv: list[str]) -> int:
     return 0
 
 
+def soak_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench soak",
+        description="One server under mixed HTTP and WebSocket load for minutes: "
+        "memory and database connections sampled, errors counted (bench/soak.py).",
+    )
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--server", default="uvicorn")
+    parser.add_argument("--results", type=Path, default=SOAK_ROOT)
+    _services(parser)
+    args = parser.parse_args(argv)
+    record = soak(
+        minutes=args.minutes,
+        server_name=args.server,
+        postgres_url=args.postgres_url,
+        redis_url=args.redis_url,
+    )
+    folder = write_soak(record, args.results)
+    print(f"Soak: {folder}")
+    print(soak_markdown(record).split("\n\n**")[0])
+    return 0
+
+
 def readme_command(argv: list[str]) -> int:
     argparse.ArgumentParser(prog="python -m bench readme").parse_args(argv)
     from apps.bench.results import run_list
@@ -254,6 +279,7 @@ def targets_command(argv: list[str]) -> int:
 
 COMMANDS = {
     "targets": targets_command,
+    "soak": soak_command,
     "compare": compare_command,
     "report": report_command,
     "readme": readme_command,

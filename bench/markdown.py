@@ -3,7 +3,7 @@
 from typing import Any
 
 
-def _markdown_table(table: dict) -> list[str]:
+def markdown_table(table: dict) -> list[str]:
     def row(cells: list[str]) -> str:
         return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
 
@@ -18,7 +18,7 @@ def _markdown_section(section: dict, level: str = "###") -> list[str]:
     if section["text"]:
         lines += [section["text"], ""]
     for table in section["tables"]:
-        lines += _markdown_table(table)
+        lines += markdown_table(table)
     for chart in section["charts"]:
         lines += [f"![{chart['caption']}](charts/{chart['file']})", ""]
     return lines
