@@ -51,18 +51,29 @@ def unique_prefix() -> str:
     return f"test{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture(params=list(BACKENDS))
-async def channel_layer(request, settings) -> AsyncIterator[BaseChannelLayer]:
-    """Each test using this runs once per layer: in-memory, Redis, Redis pub/sub."""
-    settings.CHANNEL_LAYERS = {
+def channel_layers_setting(
+    backend: str = "redis",
+    *,
+    redis_url: str = TEST_REDIS_URL,
+    capacity: int = 100,
+    max_connections: int = 5,
+) -> dict:
+    """settings.CHANNEL_LAYERS for one test: its own key prefix in Redis."""
+    return {
         "default": channel_layer_config(
-            request.param,
-            redis_url=TEST_REDIS_URL,
-            capacity=100,
-            max_connections=20,
+            backend,
+            redis_url=redis_url,
+            capacity=capacity,
+            max_connections=max_connections,
             prefix=unique_prefix(),
         )
     }
+
+
+@pytest.fixture(params=list(BACKENDS))
+async def channel_layer(request, settings) -> AsyncIterator[BaseChannelLayer]:
+    """Each test using this runs once per layer: in-memory, Redis, Redis pub/sub."""
+    settings.CHANNEL_LAYERS = channel_layers_setting(request.param, max_connections=20)
     layer = get_channel_layer()
     yield layer
     # Deletes only this test's keys (its prefix is unique) and closes connections.

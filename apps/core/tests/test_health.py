@@ -6,8 +6,7 @@ import pytest
 from channels.testing import ApplicationCommunicator
 from django.core.management import CommandError, call_command
 
-from conftest import TEST_REDIS_URL, unique_prefix
-from project.channel_layers import channel_layer_config
+from conftest import channel_layers_setting
 from project.lifespan import lifespan
 from tests.servers import free_port
 
@@ -16,15 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def unreachable_redis_layer() -> dict:
     """A Redis layer pointing at a loopback port nothing listens on."""
-    return {
-        "default": channel_layer_config(
-            "redis",
-            redis_url=f"redis://127.0.0.1:{free_port()}/0",
-            capacity=100,
-            max_connections=5,
-            prefix=unique_prefix(),
-        )
-    }
+    return channel_layers_setting(redis_url=f"redis://127.0.0.1:{free_port()}/0")
 
 
 async def test_healthz_answers_without_dependencies(async_client, settings):
@@ -82,15 +73,7 @@ async def test_lifespan_refuses_to_start_without_its_channel_layer(settings):
 
 
 def test_readiness_command_says_ready_when_everything_answers(settings):
-    settings.CHANNEL_LAYERS = {
-        "default": channel_layer_config(
-            "redis",
-            redis_url=TEST_REDIS_URL,
-            capacity=100,
-            max_connections=5,
-            prefix=unique_prefix(),
-        )
-    }
+    settings.CHANNEL_LAYERS = channel_layers_setting()
     output = StringIO()
     call_command("readiness", stdout=output)
     assert output.getvalue() == "ready\n"

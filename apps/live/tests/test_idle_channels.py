@@ -4,8 +4,7 @@ import asyncio
 
 from channels.layers import get_channel_layer
 
-from conftest import TEST_REDIS_URL, unique_prefix
-from project.channel_layers import channel_layer_config
+from conftest import channel_layers_setting
 
 
 async def test_an_idle_redis_receive_outlasts_the_blocking_wait(settings):
@@ -13,15 +12,7 @@ async def test_an_idle_redis_receive_outlasts_the_blocking_wait(settings):
     With redis-py 8's default 5 s socket timeout this raised redis TimeoutError
     after 5 s (project/channel_layers.py sets a longer one).
     """
-    settings.CHANNEL_LAYERS = {
-        "default": channel_layer_config(
-            "redis",
-            redis_url=TEST_REDIS_URL,
-            capacity=10,
-            max_connections=5,
-            prefix=unique_prefix(),
-        )
-    }
+    settings.CHANNEL_LAYERS = channel_layers_setting(capacity=10)
     layer = get_channel_layer()
     channel = await layer.new_channel()
     wait = asyncio.ensure_future(layer.receive(channel))
