@@ -77,3 +77,40 @@ async def test_the_stock_layer_fails_once_redis_restarts():
     """Why the retry exists; if this starts passing, upstream changed."""
     with pytest.raises(RedisConnectionError, match="Connection closed by server"):
         await survive_restart(StockRedisChannelLayer)
+
+
+async def test_a_stalled_process_keeps_capacity_broadcasts_and_loses_the_rest():
+    """
+    A group with members in a process that stopped reading (two layers: two
+    server processes, one Redis). channels_redis keeps one queue per process,
+    and a broadcast is one entry in it however many of the process's sockets
+    are members; group_send drops what would exceed `capacity`, silently for
+    the sender. The reading process gets everything.
+    """
+    prefix = unique_prefix()
+
+    def process_layer() -> RedisChannelLayer:
+        host = {"address": TEST_REDIS_URL}
+        return RedisChannelLayer(hosts=[host], prefix=prefix, capacity=10)
+
+    reading, stalled = process_layer(), process_layer()
+    try:
+        fast = await reading.new_channel()
+        slow = [await stalled.new_channel() for _ in range(3)]
+        for channel in (fast, *slow):
+            await reading.group_add("room", channel)
+        received = []
+        for number in range(25):
+            await reading.group_send("room", {"type": "chat.message", "n": number})
+            received.append((await reading.receive(fast))["n"])
+        assert received == list(range(25))
+        # The stalled process reads again: each of its members gets the first
+        # ten broadcasts, and nothing after them.
+        for channel in slow:
+            late = [(await stalled.receive(channel))["n"] for _ in range(10)]
+            assert late == list(range(10))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(stalled.receive(slow[0]), 1.5)
+    finally:
+        await reading.flush()
+        await stalled.close_pools()
