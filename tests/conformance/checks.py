@@ -85,3 +85,5 @@ def close_code_received(ws) -> int | None:
             ws.recv(timeout=TIMEOUT)
     except ConnectionClosed as closed:
         return closed.rcvd.code if closed.rcvd is not None else None
+    except TimeoutError:
+        return None  # the connection stayed open without a close frame

@@ -57,9 +57,12 @@ def test_websocket_chat(server, server_name, record):
 # Codes an application may send (RFC 6455 7.4.1 and the IANA registry).
 CLOSE_CODES = (1000, 1001, 1009, 1011, 1012, 3000, 4009, 4999)
 # Daphne hands the code to autobahn, which accepts only 1000 and 3000-4999;
-# the refusal ends the connection with 1011 (so a 1011 sent looks fine).
-AUTOBAHN_REFUSES = "1001, 1009, 1012 arrive as 1011"
+# the refusal ends the connection with 1011 (so a 1011 sent looks fine). At
+# times (1 run in 3 here) the 1011 frame is lost and the connection stays open:
+# one racy outcome, so both read as the same refusal.
+AUTOBAHN_REFUSES = "1001, 1009, 1012 arrive as 1011, at times as no close frame"
 KNOWN_CLOSE_CODE_LIMITS = {"daphne": AUTOBAHN_REFUSES, "runserver": AUTOBAHN_REFUSES}
+REFUSED = {1011, None}
 
 
 def test_websocket_close_codes(server, server_name, record):
@@ -77,7 +80,10 @@ def test_websocket_close_codes(server, server_name, record):
     else:
         outcomes = sorted(set(changed.values()), key=str)
         sent = ", ".join(str(code) for code in changed)
-        got = ", ".join(str(code) for code in outcomes)
+        if set(outcomes) <= REFUSED:
+            got = "1011, at times as no close frame"
+        else:
+            got = ", ".join(str(code) for code in outcomes)
         cell = record(UNSUPPORTED, f"{sent} arrive as {got}")
     assert cell.detail == KNOWN_CLOSE_CODE_LIMITS.get(
         server_name, "every code arrives as sent"
