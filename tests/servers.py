@@ -22,11 +22,21 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
 
+# Ports free_port() gave out: the OS may offer a port again once its probe is
+# closed, and servers launched together (start_all) must not share one (a CI
+# run lost its conformance tier to "Address already in use" that way).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on right now (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
+    """A TCP port nothing listens on right now (the OS picks it), never twice."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            port = probe.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def child_environment(overrides: dict[str, str]) -> dict[str, str]:
