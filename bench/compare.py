@@ -122,6 +122,7 @@ def compare(
     one_rep = dataclasses.replace(preset, repetitions=1)
     runs = []
     tag = uuid.uuid4().hex[:6]
+    layer = cell.layer or "memory"  # fan-out names one; the rest use none
     with ExitStack() as stack:
         for index, side in enumerate(sides):
             cwd = stack.enter_context(checkout(side.revision))
@@ -132,7 +133,7 @@ def compare(
                 url, redis_url, f"benchcmp{tag}{index}", cwd=cwd, extra_env=side.env
             )
             variant = load_servers(cwd / "deploy" / "servers.toml")[server]
-            env = services.server_env(cell.layer or "memory")
+            env = services.server_env(layer)
             process = BenchServer(variant, env, app=app, cwd=cwd)
             stack.callback(process.close)
             process.start(timeout=60)
@@ -142,8 +143,7 @@ def compare(
             runs.append((side, process, runner, []))
         for _ in range(preset.repetitions):
             for side, process, runner, figures in runs:
-                group = Group(server, app, layer=cell.layer or "memory")
-                record = runner.run_cell(group, process, cell)
+                record = runner.run_cell(Group(server, app, layer=layer), process, cell)
                 if record["error"] or record["contract_problems"]:
                     problem = record["error"] or record["contract_problems"]
                     raise RuntimeError(f"{side.label}: {problem}")

@@ -27,6 +27,13 @@ def _connect(admin_url: str) -> psycopg.Connection:
         ) from exc
 
 
+def database_connections(admin_url: str, name: str) -> int:
+    """Connections the PostgreSQL server of `admin_url` has open to database `name`."""
+    with _connect(admin_url) as admin:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+        return admin.execute(query, (name,)).fetchone()[0]
+
+
 @contextmanager
 def bench_database(admin_url: str, name: str, *, cwd: Path) -> Iterator[str]:
     """Create database `name` next to `admin_url`'s, migrate it; drop it at exit."""

@@ -22,10 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from bench import loadgen
-from bench.database import bench_database
+from bench.database import bench_database, database_connections
 from bench.harness import check_redis, new_results_folder, preflight
 from bench.markdown import markdown_table
 from bench.measure import pinned, tree_sample
@@ -79,14 +77,6 @@ def _clients(server: BenchServer, seconds: int) -> dict[str, list[str]]:
     return {
         name: pinned(CLIENT_CPU, argv) for name, argv in {**wrk, **websocket}.items()
     }
-
-
-def _database_connections(admin_url: str, database: str) -> int:
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        row = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)
-        ).fetchone()
-    return row[0]
 
 
 def _client_result(name: str, output: str) -> dict[str, Any]:
@@ -160,7 +150,7 @@ def _run(
                     "second": round(sample.at - begin, 1),
                     "rss_mb": round(sample.rss_bytes / 2**20, 1),
                     "cpu_seconds": round(sample.cpu_seconds, 1),
-                    "database_connections": _database_connections(
+                    "database_connections": database_connections(
                         postgres_url, database
                     ),
                 }

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
-import psycopg
 import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 from apps.chat.protocol import CLOSE_TRY_AGAIN
+from bench.database import database_connections
 from conftest import TEST_DATABASE_URL
 from tests.clients import chat_join, chat_say, receive_until, ws_connect
 from tests.conftest import SERVERS
@@ -103,12 +103,10 @@ def test_a_redis_outage_is_survived_and_loses_no_acknowledged_message(
     assert "Traceback" not in server.output()
 
 
-def database_connections(database_url: str) -> int:
+def open_connections(database_url: str) -> int:
     """Connections PostgreSQL has open to the database of `database_url`."""
     name = urlsplit(database_url).path.lstrip("/")
-    with psycopg.connect(TEST_DATABASE_URL, autocommit=True) as admin:
-        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-        return admin.execute(query, (name,)).fetchone()[0]
+    return database_connections(TEST_DATABASE_URL, name)
 
 
 async def http_burst(base_url: str, paths: list[str], concurrency: int = 16) -> None:
@@ -122,7 +120,7 @@ async def http_burst(base_url: str, paths: list[str], concurrency: int = 16) -> 
 def test_no_database_connection_leaks_under_a_burst(name, shared_env, run_server):
     """CONN_MAX_AGE=0: whatever a burst opens is closed when it is over."""
     server = run_server(SERVERS[name], shared_env)
-    before = database_connections(shared_env["DATABASE_URL"])
+    before = open_connections(shared_env["DATABASE_URL"])
     asyncio.run(http_burst(server.url, ["/chat/", "/readyz"] * 100))
     room = f"burst-{uuid.uuid4().hex[:8]}"
     for number in range(20):
@@ -130,7 +128,7 @@ def test_no_database_connection_leaks_under_a_burst(name, shared_env, run_server
             chat_say(ws, "hello", f"m{number}")
     # Closing is asynchronous on the server side; give it a bounded moment.
     deadline = time.monotonic() + 10
-    while database_connections(shared_env["DATABASE_URL"]) > before + 1:
+    while open_connections(shared_env["DATABASE_URL"]) > before + 1:
         assert time.monotonic() < deadline, "connections stayed open after the burst"
         time.sleep(0.2)
 
@@ -147,8 +145,8 @@ def test_persistent_connections_are_reused_by_the_request_threads(
     """
     env = {**shared_env, "DJANGO_CONN_MAX_AGE": "60"}
     server = run_server(SERVERS["uvicorn"], env)
-    before = database_connections(env["DATABASE_URL"])
+    before = open_connections(env["DATABASE_URL"])
     with httpx.Client(base_url=server.url, timeout=30) as http:
         for _ in range(50):
             assert http.get("/chat/").status_code == 200
-    assert database_connections(env["DATABASE_URL"]) <= before + 2
+    assert open_connections(env["DATABASE_URL"]) <= before + 2
