@@ -143,10 +143,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-# 0 closes the connection at the end of each request. Under ASGI every request
-# runs in its own context, so persistent connections are per context, not per
-# thread: raise this only together with a pool (see the README).
+# 0 closes the connection at the end of each request. Above 0, each request
+# thread keeps its connection: under ASGI that is up to ASGI_IDLE_THREADS idle
+# connections per process (project.handlers reuses threads; README, "Django on
+# ASGI as fast as WSGI"), so size PostgreSQL's max_connections for them.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+# Request threads project.handlers keeps for the next requests: about the
+# number of requests a process serves at once. More get a thread each, which
+# ends with its request.
+ASGI_IDLE_THREADS = env.int("DJANGO_ASGI_IDLE_THREADS", default=32)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # CHANNEL LAYERS

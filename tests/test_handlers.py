@@ -1,13 +1,28 @@
-"""project.handlers.ASGIHandler: threads reused, sync code still isolated."""
+"""project.handlers.ASGIHandler: threads reused, sync code still isolated,
+signals queued on the request's thread, disconnects still cancel the view."""
 
 import asyncio
 import json
+import threading
+from collections.abc import Iterator
 
 import pytest
+from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
+from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 
 from project.handlers import ASGIHandler
+from tests import threads_urls
+
+REQUEST_SCOPE = {
+    "type": "http",
+    "http_version": "1.1",
+    "method": "GET",
+    "path": "/wait",
+    "query_string": b"",
+    "headers": [(b"host", b"testserver")],
+}
 
 
 @pytest.fixture
@@ -48,7 +63,94 @@ async def test_concurrent_requests_still_run_on_separate_threads(handler):
     assert first["thread"] != second["thread"]
 
 
-async def test_idle_threads_are_capped(handler, monkeypatch):
-    monkeypatch.setattr("project.handlers.MAX_IDLE_THREADS", 1)
+async def test_idle_threads_are_capped(handler, settings):
+    settings.ASGI_IDLE_THREADS = 1
     await asyncio.gather(get_json(handler, "/meet"), get_json(handler, "/meet"))
-    assert len(handler.idle_executors) == 1
+    assert len(handler.idle_threads) == 1
+
+
+@pytest.fixture
+def request_finished() -> Iterator[threading.Event]:
+    """Record request_started and request_finished in threads_urls.events."""
+    finished = threading.Event()
+
+    def on_started(**kwargs: object) -> None:
+        threads_urls.events.append(("started", threading.get_ident()))
+
+    def on_finished(**kwargs: object) -> None:
+        threads_urls.events.append(("finished", threading.get_ident()))
+        finished.set()
+
+    threads_urls.events.clear()
+    signals.request_started.connect(on_started)
+    signals.request_finished.connect(on_finished)
+    yield finished
+    signals.request_started.disconnect(on_started)
+    signals.request_finished.disconnect(on_finished)
+
+
+async def wait_for(event: threading.Event) -> None:
+    assert await asyncio.to_thread(event.wait, 10), "the request thread never ran it"
+
+
+async def test_signals_run_on_the_request_thread_around_the_view(
+    handler, request_finished
+):
+    """Queued, not awaited, yet in Django's order and on the view's thread."""
+    await get_json(handler, "/thread")
+    await wait_for(request_finished)
+    assert [name for name, _ in threads_urls.events] == ["started", "view", "finished"]
+    assert len({thread for _, thread in threads_urls.events}) == 1
+    assert threading.get_ident() not in {thread for _, thread in threads_urls.events}
+
+
+async def test_a_failing_receiver_is_logged_and_the_request_served(
+    handler, request_finished, caplog
+):
+    def fail(**kwargs: object) -> None:
+        raise RuntimeError("receiver failed")
+
+    signals.request_started.connect(fail)
+    try:
+        body = await get_json(handler, "/thread")
+        await wait_for(request_finished)
+    finally:
+        signals.request_started.disconnect(fail)
+    assert body["thread"]
+    [record] = [
+        r for r in caplog.records if "failed on the request thread" in r.message
+    ]
+    assert record.name == "django.request"
+    assert "receiver failed" in str(record.exc_info[1])
+
+
+async def start_waiting(handler: ASGIHandler) -> ApplicationCommunicator:
+    """A request to the view that waits, once it waits."""
+    threads_urls.waiting = asyncio.Event()
+    threads_urls.wait_ended.clear()
+    communicator = ApplicationCommunicator(handler, REQUEST_SCOPE)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    await asyncio.wait_for(threads_urls.waiting.wait(), timeout=10)
+    return communicator
+
+
+async def test_a_client_disconnect_cancels_an_async_view(handler, request_finished):
+    communicator = await start_waiting(handler)
+    await communicator.send_input({"type": "http.disconnect"})
+    # Raises if the handler let the cancellation escape.
+    await communicator.wait(timeout=10)
+    assert threads_urls.wait_ended == ["cancelled"]
+    assert await communicator.receive_nothing()
+    await wait_for(request_finished)
+
+
+async def test_a_cancelled_request_stays_cancelled(handler, request_finished):
+    """Only the client's disconnect is absorbed; a server's cancel goes on, and
+    stops the view, and request_finished runs (Django's handler leaves the view
+    running and skips request_finished then)."""
+    communicator = await start_waiting(handler)
+    communicator.future.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await communicator.future
+    assert threads_urls.wait_ended == ["cancelled"]
+    await wait_for(request_finished)
