@@ -43,3 +43,16 @@ class DatabaseForSocketEventsOnly:
             await super().dispatch(message)
         else:
             await run_handler(self, message)
+
+
+class WithoutChannelLayer:
+    """
+    For consumers that never use the channel layer: no channel, so no receive
+    from the layer waiting beside every connection. With Redis that wait is a
+    share in the process's one queue, and a disconnect cancels it: channels_redis
+    then at times drops a message meant for another consumer of the process
+    (channels issue 1683; README, "Which Redis channel layer").
+    """
+
+    # Channels looks the alias up in CHANNEL_LAYERS; one not there means none.
+    channel_layer_alias = None

@@ -1,9 +1,9 @@
 from channels.generic.websocket import AsyncWebsocketConsumer, WebsocketConsumer
 
-from project.consumers import WithoutDatabase
+from project.consumers import WithoutChannelLayer, WithoutDatabase
 
 
-class EchoConsumer(WithoutDatabase, AsyncWebsocketConsumer):
+class EchoConsumer(WithoutChannelLayer, WithoutDatabase, AsyncWebsocketConsumer):
     """Sends every frame back, on the event loop."""
 
     async def receive(
@@ -13,7 +13,7 @@ class EchoConsumer(WithoutDatabase, AsyncWebsocketConsumer):
         await self.send(text_data=text_data, bytes_data=bytes_data)
 
 
-class SyncEchoConsumer(WebsocketConsumer):
+class SyncEchoConsumer(WithoutChannelLayer, WebsocketConsumer):
     """Sends every frame back from a worker thread: what a sync consumer costs."""
 
     def receive(

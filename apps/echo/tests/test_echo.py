@@ -55,3 +55,27 @@ async def test_the_async_echo_makes_no_thread_hop_per_frame(database_checks):
     assert database_checks == []
     await echo_frames(ChannelsDispatchEcho.as_asgi(), "/")
     assert len(database_checks) >= 5
+
+
+@pytest.fixture
+def redis_down(settings) -> None:
+    """The Redis channel layer, its Redis not answering."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "project.channel_layers.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},
+        }
+    }
+
+
+@pytest.mark.parametrize("path", ["/ws/echo/", "/ws/echo/sync/"])
+@pytest.mark.django_db
+async def test_the_echoes_do_not_need_the_channel_layer(path, redis_down):
+    await echo_frames(application, path)
+
+
+@pytest.mark.django_db
+async def test_a_consumer_with_a_channel_waits_on_the_layer(redis_down):
+    """Why the echoes opt out: every consumer with a layer receives from it."""
+    with pytest.raises(Exception, match="127.0.0.1:9"):
+        await echo_frames(ChannelsDispatchEcho.as_asgi(), "/")
