@@ -216,7 +216,10 @@ class ASGIHandler(asgi.ASGIHandler):
         response = None
         try:
             async with CancelledOnDisconnect(self.listen_for_disconnect(receive)):
-                response = error_response or await self.run_get_response(request)
+                if request is None:
+                    response = error_response
+                else:
+                    response = await self.run_get_response(request)
                 await self.send_response(response, send)
         finally:
             if response is None:

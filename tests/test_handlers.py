@@ -154,3 +154,16 @@ async def test_a_cancelled_request_stays_cancelled(handler, request_finished):
         await communicator.future
     assert threads_urls.wait_ended == ["cancelled"]
     await wait_for(request_finished)
+
+
+async def test_a_request_django_cannot_build_gets_400_and_finishes(
+    handler, request_finished
+):
+    scope = {**REQUEST_SCOPE, "path": "/thread", "query_string": b"q=\xff"}
+    communicator = ApplicationCommunicator(handler, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(timeout=10)
+    assert start["status"] == 400
+    await communicator.wait(timeout=10)
+    await wait_for(request_finished)
+    assert [name for name, _ in threads_urls.events] == ["started", "finished"]
