@@ -1,5 +1,6 @@
 """
-Consumer building blocks shared by the apps: fewer thread hops per message.
+Consumer building blocks shared by the apps: fewer thread hops per message, and
+no channel-layer channel for consumers that never use one.
 
 Channels' dispatch closes stale database connections before every message a
 consumer handles (channels.consumer.AsyncConsumer.dispatch): a thread hop per
