@@ -22,11 +22,15 @@ compare mode (README, "Django on ASGI as fast as WSGI"):
    server may see the request end before request_finished has run.
 4. The view runs in the request's own task, which a listener task cancels if
    the client disconnects (CancelledOnDisconnect).
+5. A sync view is called through RequestThread.call, a lighter
+   sync_to_async(thread_sensitive=True): one asyncio future per call instead
+   of asgiref's three, and the same thread, context and event-loop link.
 """
 
 import asyncio
 import contextvars
 import logging
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, Future
@@ -35,7 +39,12 @@ from queue import SimpleQueue
 from typing import Any
 
 import django
-from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction
+from asgiref.sync import (
+    SyncToAsync,
+    ThreadSensitiveContext,
+    _restore_context,
+    iscoroutinefunction,
+)
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
@@ -74,6 +83,47 @@ class RequestThread(Executor):
         context = contextvars.copy_context()
         self._work.put((None, partial(context.run, _run_each, calls)))
 
+    async def call(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Any:
+        """Run fn(*args, **kwargs) here and wait for it: sync_to_async's hop.
+
+        What asgiref's SyncToAsync gives is kept: fn runs in a copy of the
+        caller's context, with asgiref Locals moved to this thread, and the
+        changes fn makes come back to the caller (_restore_context, asgiref's
+        own, private); async_to_sync inside fn runs on the caller's loop
+        (SyncToAsync.threadlocal); a cancelled caller cancels what fn awaits
+        through async_to_sync. Not kept: running fn inside the caller's
+        `except` block (the view is never called from one), and giving a sync
+        thread above the loop precedence (the handler is called from none).
+        """
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        context = contextvars.copy_context()
+        # Tasks async_to_sync starts on `loop` for fn (asgiref fills it).
+        awaited_by_fn: list[asyncio.Task] = []
+
+        def on_this_thread() -> None:
+            SyncToAsync.threadlocal.main_event_loop = loop
+            # Per call: a server that forks after import runs it in a child.
+            SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
+            SyncToAsync.threadlocal.task_context = awaited_by_fn
+            try:
+                result = context.run(_call_in_context, context, fn, args, kwargs)
+            except BaseException as error:
+                loop.call_soon_threadsafe(_settle, done, None, error)
+            else:
+                loop.call_soon_threadsafe(_settle, done, result, None)
+
+        self._work.put((None, on_this_thread))
+        try:
+            return await done
+        except asyncio.CancelledError:
+            # fn itself runs to its end; what it awaits on the loop stops.
+            for task in awaited_by_fn:
+                task.cancel()
+            raise
+        finally:
+            _restore_context(context)
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop once the work queued so far is done."""
         self._work.put(None)
@@ -94,12 +144,35 @@ class RequestThread(Executor):
             del work, future, call
 
 
+def _call_in_context(
+    context: contextvars.Context, fn: Callable, args: tuple, kwargs: dict
+) -> Any:
+    # Inside `context` already: this moves its asgiref Locals to this thread.
+    _restore_context(context)
+    return fn(*args, **kwargs)
+
+
+def _settle(done: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if done.cancelled():
+        return
+    if error is None:
+        done.set_result(result)
+    else:
+        done.set_exception(error)
+
+
 def _run_each(calls: tuple[Callable[[], object], ...]) -> None:
     for call in calls:
         try:
             call()
         except Exception:
             logger.exception("%r failed on the request thread", call)
+
+
+# The RequestThread of the request being handled, for its sync view.
+_request_thread: contextvars.ContextVar[RequestThread] = contextvars.ContextVar(
+    "request_thread"
+)
 
 
 class CancelledOnDisconnect:
@@ -166,6 +239,7 @@ class ASGIHandler(asgi.ASGIHandler):
         thread = self._borrow()
         try:
             async with ThreadSensitiveContext(executor=thread):
+                _request_thread.set(thread)
                 await self._handle(scope, receive, send, thread)
         finally:
             self._give_back(thread)
@@ -199,6 +273,19 @@ class ASGIHandler(asgi.ASGIHandler):
             if not (method_is_async or iscoroutinefunction(method)):
                 return _inline(method)
         return super().adapt_method_mode(is_async, method, method_is_async, debug, name)
+
+    def make_view_atomic(self, view: Callable) -> Callable:
+        """Called per request before the view: a sync view is returned as a
+        coroutine function calling it on the request's thread, which Django
+        awaits instead of wrapping the view in sync_to_async."""
+        view = super().make_view_atomic(view)
+        if iscoroutinefunction(view):
+            return view
+
+        async def on_request_thread(request: Any, *args: Any, **kwargs: Any) -> Any:
+            return await _request_thread.get().call(view, request, *args, **kwargs)
+
+        return on_request_thread
 
     async def _handle(
         self, scope: dict, receive: Any, send: Any, thread: RequestThread

@@ -31,13 +31,19 @@ def handler(settings) -> ASGIHandler:
     return ASGIHandler()
 
 
-async def get_json(application, path: str) -> dict:
+async def get(application, path: str) -> dict:
+    """The response message, with its body, once the handler has finished."""
     communicator = HttpCommunicator(
         application, "GET", path, headers=[(b"host", b"testserver")]
     )
     response = await communicator.get_response(timeout=10)
     # Let the handler finish (response.close(), the body file) before returning.
     await communicator.wait(timeout=10)
+    return response
+
+
+async def get_json(application, path: str) -> dict:
+    response = await get(application, path)
     assert response["status"] == 200, response["body"]
     return json.loads(response["body"])
 
@@ -124,36 +130,66 @@ async def test_a_failing_receiver_is_logged_and_the_request_served(
     assert "receiver failed" in str(record.exc_info[1])
 
 
-async def start_waiting(handler: ASGIHandler) -> ApplicationCommunicator:
-    """A request to the view that waits, once it waits."""
+async def test_async_to_sync_in_a_sync_view_runs_on_the_servers_loop(handler):
+    """What the in-memory channel layer needs from a sync view."""
+    body = await get_json(handler, "/loop")
+    assert body["loop"] == id(asyncio.get_running_loop())
+
+
+async def test_a_sync_view_shares_asgiref_locals_with_the_loop(settings):
+    """As Django's translation and URL prefix do: the view sees what the loop
+    set before it, and the loop sees what the view set."""
+    settings.ROOT_URLCONF = "tests.threads_urls"
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.threads_urls.local_middleware"]
+    response = await get(ASGIHandler(), "/local")
+    assert json.loads(response["body"]) == {"seen": "set on the loop"}
+    headers = {name.lower(): value for name, value in response["headers"]}
+    assert headers[b"x-local-after-view"] == b"set by the view"
+
+
+async def test_a_sync_views_exception_reaches_djangos_error_handling(handler, caplog):
+    response = await get(handler, "/fail")
+    assert response["status"] == 500
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert str(record.exc_info[1]) == "the sync view failed"
+
+
+# The sync view waits in async_to_sync: the cancel reaches what it awaits.
+WAITING_VIEWS = ["/wait", "/wait-sync"]
+
+
+async def start_waiting(handler: ASGIHandler, path: str) -> ApplicationCommunicator:
+    """A request to a view that waits, once it waits."""
     threads_urls.waiting = asyncio.Event()
     threads_urls.wait_ended.clear()
-    communicator = ApplicationCommunicator(handler, REQUEST_SCOPE)
+    communicator = ApplicationCommunicator(handler, {**REQUEST_SCOPE, "path": path})
     await communicator.send_input({"type": "http.request", "body": b""})
     await asyncio.wait_for(threads_urls.waiting.wait(), timeout=10)
     return communicator
 
 
-async def test_a_client_disconnect_cancels_an_async_view(handler, request_finished):
-    communicator = await start_waiting(handler)
+@pytest.mark.parametrize("path", WAITING_VIEWS)
+async def test_a_client_disconnect_cancels_the_view(handler, request_finished, path):
+    communicator = await start_waiting(handler, path)
     await communicator.send_input({"type": "http.disconnect"})
     # Raises if the handler let the cancellation escape.
     await communicator.wait(timeout=10)
-    assert threads_urls.wait_ended == ["cancelled"]
     assert await communicator.receive_nothing()
     await wait_for(request_finished)
+    assert threads_urls.wait_ended == ["cancelled"]
 
 
-async def test_a_cancelled_request_stays_cancelled(handler, request_finished):
+@pytest.mark.parametrize("path", WAITING_VIEWS)
+async def test_a_cancelled_request_stays_cancelled(handler, request_finished, path):
     """Only the client's disconnect is absorbed; a server's cancel goes on, and
     stops the view, and request_finished runs (Django's handler leaves the view
     running and skips request_finished then)."""
-    communicator = await start_waiting(handler)
+    communicator = await start_waiting(handler, path)
     communicator.future.cancel()
     with pytest.raises(asyncio.CancelledError):
         await communicator.future
-    assert threads_urls.wait_ended == ["cancelled"]
     await wait_for(request_finished)
+    assert threads_urls.wait_ended == ["cancelled"]
 
 
 async def test_a_request_django_cannot_build_gets_400_and_finishes(

@@ -1,8 +1,12 @@
-"""A URLconf for tests/test_handlers.py: views that report their thread."""
+"""A URLconf for tests/test_handlers.py: views that report their thread, loop
+and context, and a middleware that reads the context around them."""
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
 
+from asgiref.local import Local
+from asgiref.sync import async_to_sync, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
@@ -28,7 +32,7 @@ def meet_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"thread": threading.get_ident()})
 
 
-async def wait_view(request: HttpRequest) -> HttpResponse:
+async def wait_until_cancelled() -> str:
     """Waits until cancelled (by a client disconnect), at most 30 s."""
     waiting.set()
     try:
@@ -37,11 +41,64 @@ async def wait_view(request: HttpRequest) -> HttpResponse:
         wait_ended.append("cancelled")
         raise
     wait_ended.append("timed out")
-    return HttpResponse("waited")
+    return "waited"
+
+
+async def wait_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(await wait_until_cancelled())
+
+
+def wait_in_async_to_sync_view(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(async_to_sync(wait_until_cancelled)())
+
+
+async def running_loop_id() -> int:
+    return id(asyncio.get_running_loop())
+
+
+def loop_view(request: HttpRequest) -> JsonResponse:
+    """The event loop that async_to_sync reaches from the view's thread."""
+    return JsonResponse({"loop": async_to_sync(running_loop_id)()})
+
+
+def fail_view(request: HttpRequest) -> HttpResponse:
+    raise ValueError("the sync view failed")
+
+
+# Works like Django's translation and URL prefix state: an asgiref Local.
+request_local = Local()
+
+
+def local_view(request: HttpRequest) -> JsonResponse:
+    seen = getattr(request_local, "value", None)
+    request_local.value = "set by the view"
+    return JsonResponse({"seen": seen})
+
+
+def local_middleware(
+    get_response: Callable[[HttpRequest], Awaitable[HttpResponse]],
+) -> Callable[[HttpRequest], Awaitable[HttpResponse]]:
+    """Sets request_local on the loop before the view, reports it after."""
+
+    async def middleware(request: HttpRequest) -> HttpResponse:
+        request_local.value = "set on the loop"
+        response = await get_response(request)
+        response["X-Local-After-View"] = getattr(request_local, "value", "")
+        return response
+
+    return markcoroutinefunction(middleware)
+
+
+local_middleware.sync_capable = False
+local_middleware.async_capable = True
 
 
 urlpatterns = [
     path("thread", thread_view),
     path("meet", meet_view),
     path("wait", wait_view),
+    path("wait-sync", wait_in_async_to_sync_view),
+    path("loop", loop_view),
+    path("fail", fail_view),
+    path("local", local_view),
 ]
