@@ -34,6 +34,7 @@ import os
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, Future
+from contextlib import suppress
 from functools import partial
 from queue import SimpleQueue
 from typing import Any
@@ -58,9 +59,11 @@ logger = logging.getLogger("django.request")
 class RequestThread(Executor):
     """One thread running what it is given, in order: one request at a time.
 
-    asgiref needs an executor for a request's thread-sensitive calls (the sync
-    view, sync ORM calls); `queue()` adds work nobody waits for, without the
-    Future that ThreadPoolExecutor.submit() would create for it.
+    asgiref needs an executor for a request's thread-sensitive calls (sync ORM
+    calls from async code, Django's other sync_to_async calls); `call()` runs
+    the sync view with less ceremony than asgiref, and `queue()` adds work
+    nobody waits for, without the Future that ThreadPoolExecutor.submit() would
+    create for it.
     """
 
     def __init__(self) -> None:
@@ -106,12 +109,15 @@ class RequestThread(Executor):
             # Per call: a server that forks after import runs it in a child.
             SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
             SyncToAsync.threadlocal.task_context = awaited_by_fn
+            result, error = None, None
             try:
                 result = context.run(_call_in_context, context, fn, args, kwargs)
-            except BaseException as error:
-                loop.call_soon_threadsafe(_settle, done, None, error)
-            else:
-                loop.call_soon_threadsafe(_settle, done, result, None)
+            except BaseException as raised:
+                error = raised
+            # A closed loop (the server gave up on the request while stopping)
+            # waits for nothing; the thread goes on with the work queued.
+            with suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, done, result, error)
 
         self._work.put((None, on_this_thread))
         try:

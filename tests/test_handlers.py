@@ -12,7 +12,7 @@ from channels.testing import HttpCommunicator
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 
-from project.handlers import ASGIHandler
+from project.handlers import ASGIHandler, RequestThread
 from tests import threads_urls
 
 REQUEST_SCOPE = {
@@ -152,6 +152,23 @@ async def test_a_sync_views_exception_reaches_djangos_error_handling(handler, ca
     assert response["status"] == 500
     [record] = [r for r in caplog.records if r.name == "django.request"]
     assert str(record.exc_info[1]) == "the sync view failed"
+
+
+def test_a_view_outliving_its_event_loop_leaves_the_thread_working():
+    """A server stopping may close its loop while a sync view still runs."""
+    thread = RequestThread()
+    view_may_end = threading.Event()
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(thread.call(view_may_end.wait))
+    loop.run_until_complete(asyncio.sleep(0.1))
+    task.cancel()
+    loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+    loop.close()
+    view_may_end.set()
+    next_work_ran = threading.Event()
+    thread.queue(next_work_ran.set)
+    assert next_work_ran.wait(10)
+    thread.shutdown()
 
 
 # The sync view waits in async_to_sync: the cancel reaches what it awaits.
