@@ -115,16 +115,18 @@ def compare_command(argv: list[str]) -> int:
         prog="python -m bench compare",
         description=(
             "Run one workload (HTTP, WebSocket echo or fan-out) on two revisions "
-            "(--rev-a/--rev-b, any git revision; default: the working tree) or two "
-            "settings (--env-a/--env-b KEY=VALUE), alternating repetitions, and "
-            "print the ratio B / A."
+            "(--rev-a/--rev-b, any git revision; default: the working tree), two "
+            "settings (--env-a/--env-b KEY=VALUE) or two servers (--server-a/"
+            "--server-b), alternating repetitions, and print the ratio B / A."
         ),
     )
     parser.add_argument("--rev-a")
     parser.add_argument("--rev-b")
     parser.add_argument("--env-a", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--env-b", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--server", default="uvicorn")
+    parser.add_argument("--server", default="uvicorn", help="both sides' server")
+    parser.add_argument("--server-a", help="side A's server, if not --server")
+    parser.add_argument("--server-b", help="side B's server, if not --server")
     parser.add_argument("--app", choices=("django", "raw"), default="django")
     parser.add_argument(
         "--workload",
@@ -143,12 +145,8 @@ def compare_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         sides = (
-            Side(
-                _label("A", args.rev_a, args.env_a), args.rev_a, parse_env(args.env_a)
-            ),
-            Side(
-                _label("B", args.rev_b, args.env_b), args.rev_b, parse_env(args.env_b)
-            ),
+            _side("A", args.server_a or args.server, args.rev_a, args.env_a),
+            _side("B", args.server_b or args.server, args.rev_b, args.env_b),
         )
         cell = workload_cell(args.workload, args.flavour, args.app, args.layer)
     except ValueError as exc:
@@ -164,7 +162,6 @@ def compare_command(argv: list[str]) -> int:
     results = compare(
         sides,
         preset=preset,
-        server=args.server,
         cell=cell,
         app=args.app,
         postgres_url=args.postgres_url,
@@ -174,8 +171,9 @@ def compare_command(argv: list[str]) -> int:
     return 0
 
 
-def _label(name: str, revision: str | None, env: list[str]) -> str:
-    return f"{name}: {revision or 'working tree'} {' '.join(env)}".strip()
+def _side(name: str, server: str, revision: str | None, env: list[str]) -> Side:
+    label = f"{name}: {server}, {revision or 'working tree'} {' '.join(env)}"
+    return Side(label.strip(), server, revision, parse_env(env))
 
 
 def check_command(argv: list[str]) -> int:

@@ -1,7 +1,7 @@
 """
-`python -m bench compare`: the same workload on two revisions or two settings,
-alternating repetitions (A, B, A, B, ...) so drift on a busy machine hits both
-sides alike, then the ratio B / A.
+`python -m bench compare`: the same workload on two revisions, two settings or
+two servers, alternating repetitions (A, B, A, B, ...) so drift on a busy
+machine hits both sides alike, then the ratio B / A.
 """
 
 import dataclasses
@@ -25,9 +25,10 @@ from tests.servers import ROOT
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a comparison: a checkout and environment overrides."""
+    """One side of a comparison: a server, a checkout, environment overrides."""
 
     label: str
+    server: str  # a name in deploy/servers.toml
     revision: str | None  # None: the working tree as it is
     env: dict[str, str]
 
@@ -112,7 +113,6 @@ def compare(
     sides: tuple[Side, Side],
     *,
     preset: Preset,
-    server: str,
     cell: Cell,
     app: str,
     postgres_url: str,
@@ -132,18 +132,19 @@ def compare(
             services = Services(
                 url, redis_url, f"benchcmp{tag}{index}", cwd=cwd, extra_env=side.env
             )
-            variant = load_servers(cwd / "deploy" / "servers.toml")[server]
+            variant = load_servers(cwd / "deploy" / "servers.toml")[side.server]
             env = services.server_env(layer)
             process = BenchServer(variant, env, app=app, cwd=cwd)
             stack.callback(process.close)
             process.start(timeout=60)
             runner = Runner(
-                one_rep, {server: variant}, services, lambda *_: None, lambda _: 0
+                one_rep, {side.server: variant}, services, lambda *_: None, lambda _: 0
             )
             runs.append((side, process, runner, []))
         for _ in range(preset.repetitions):
             for side, process, runner, figures in runs:
-                record = runner.run_cell(Group(server, app, layer=layer), process, cell)
+                group = Group(side.server, app, layer=layer)
+                record = runner.run_cell(group, process, cell)
                 if record["error"] or record["contract_problems"]:
                     problem = record["error"] or record["contract_problems"]
                     raise RuntimeError(f"{side.label}: {problem}")
@@ -172,13 +173,13 @@ def summarise(label: str, kind: str, reps: list[dict]) -> dict:
 def format_comparison(results: list[dict]) -> str:
     """A small table and the ratio B / A."""
     a, b = results
-    lines = [f"{'side':<40} {a['unit']:>14} {'spread':>8} {'p99 ms':>8}"]
+    lines = [f"{'side':<56} {a['unit']:>14} {'spread':>8} {'p99 ms':>8}"]
     for side in results:
         notes = "  (client-bound)" if side["client_bound"] else ""
         if side["loss"] is not None:
             notes += f"  loss {side['loss']:.1%}"
         lines.append(
-            f"{side['label'][:40]:<40} {side['rate']:>14,.0f} "
+            f"{side['label'][:56]:<56} {side['rate']:>14,.0f} "
             f"{side['spread']:>8.1%} {side['latency_p99_ms']:>8.1f}{notes}"
         )
     lines.append(f"ratio B / A: {b['rate'] / a['rate']:.3f}")

@@ -115,8 +115,33 @@ def test_compare_two_settings_prints_the_ratio():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[1].startswith("A: working tree")
-    assert lines[2].startswith("B: working tree DJANGO_CONN_MAX_AGE=60")
+    assert lines[1].startswith("A: uvicorn, working tree")
+    assert lines[2].startswith("B: uvicorn, working tree DJANGO_CONN_MAX_AGE=60")
+    assert lines[-1].startswith("ratio B / A: ")
+
+
+def test_compare_two_servers_prints_the_ratio():
+    """How Django on ASGI is measured against WSGI, alternating."""
+    result = bench(
+        "compare",
+        "--server-a",
+        "gunicorn-wsgi",
+        "--server-b",
+        "granian",
+        "--workload",
+        "plaintext",
+        "--flavour",
+        "sync",
+        "--repetitions",
+        "1",
+        "--duration",
+        "1",
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[1].startswith("A: gunicorn-wsgi, working tree")
+    assert lines[2].startswith("B: granian, working tree")
     assert lines[-1].startswith("ratio B / A: ")
 
 
@@ -134,7 +159,7 @@ def test_compare_a_git_revision_runs_it_from_a_worktree():
         timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "A: HEAD" in result.stdout
+    assert "A: uvicorn, HEAD" in result.stdout
     worktrees = subprocess.run(
         ["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True
     ).stdout
