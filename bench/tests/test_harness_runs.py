@@ -100,66 +100,49 @@ def test_an_unreachable_database_is_explained_before_anything_runs(tmp_path):
     assert list(tmp_path.iterdir()) == [], "no results folder for a run that never ran"
 
 
-def test_compare_two_settings_prints_the_ratio():
+def compare(*args: str) -> list[str]:
+    """`python -m bench compare` with one short repetition a side: its output lines."""
     result = bench(
-        "compare",
-        "--workload",
-        "db",
-        "--env-b",
-        "DJANGO_CONN_MAX_AGE=60",
-        "--repetitions",
-        "1",
-        "--duration",
-        "1",
-        timeout=180,
+        "compare", *args, "--repetitions", "1", "--duration", "1", timeout=180
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert lines[1].startswith("A: uvicorn, working tree")
-    assert lines[2].startswith("B: uvicorn, working tree DJANGO_CONN_MAX_AGE=60")
-    assert lines[-1].startswith("ratio B / A: ")
+    return result.stdout.strip().splitlines()
 
 
-def test_compare_two_servers_prints_the_ratio():
-    """How Django on ASGI is measured against WSGI, alternating."""
-    result = bench(
-        "compare",
-        "--server-a",
-        "gunicorn-wsgi",
-        "--server-b",
-        "granian",
-        "--workload",
-        "plaintext",
-        "--flavour",
-        "sync",
-        "--repetitions",
-        "1",
-        "--duration",
-        "1",
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.strip().splitlines()
-    assert lines[1].startswith("A: gunicorn-wsgi, working tree")
-    assert lines[2].startswith("B: granian, working tree")
+@pytest.mark.parametrize(
+    ("args", "side_a", "side_b"),
+    [
+        (
+            ["--workload", "db", "--env-b", "DJANGO_CONN_MAX_AGE=60"],
+            "A: uvicorn, working tree",
+            "B: uvicorn, working tree DJANGO_CONN_MAX_AGE=60",
+        ),
+        # How Django on ASGI is measured against WSGI, alternating.
+        (
+            [
+                "--server-a",
+                "gunicorn-wsgi",
+                "--server-b",
+                "granian",
+                "--flavour",
+                "sync",
+            ],
+            "A: gunicorn-wsgi, working tree",
+            "B: granian, working tree",
+        ),
+    ],
+    ids=["two settings", "two servers"],
+)
+def test_compare_prints_both_sides_and_the_ratio(args, side_a, side_b):
+    lines = compare(*args)
+    assert lines[1].startswith(side_a)
+    assert lines[2].startswith(side_b)
     assert lines[-1].startswith("ratio B / A: ")
 
 
 def test_compare_a_git_revision_runs_it_from_a_worktree():
-    result = bench(
-        "compare",
-        "--rev-a",
-        "HEAD",
-        "--workload",
-        "plaintext",
-        "--repetitions",
-        "1",
-        "--duration",
-        "1",
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "A: uvicorn, HEAD" in result.stdout
+    lines = compare("--rev-a", "HEAD", "--workload", "plaintext")
+    assert lines[1].startswith("A: uvicorn, HEAD")
     worktrees = subprocess.run(
         ["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True
     ).stdout
