@@ -116,8 +116,9 @@ def compare_command(argv: list[str]) -> int:
         description=(
             "Run one workload (HTTP, WebSocket echo or fan-out) on two revisions "
             "(--rev-a/--rev-b, any git revision; default: the working tree), two "
-            "settings (--env-a/--env-b KEY=VALUE) or two servers (--server-a/"
-            "--server-b), alternating repetitions, and print the ratio B / A."
+            "settings (--env-a/--env-b KEY=VALUE), two servers (--server-a/"
+            "--server-b) or a view's two flavours (--flavour-a/--flavour-b), "
+            "alternating repetitions, and print the ratio B / A."
         ),
     )
     parser.add_argument("--rev-a")
@@ -136,6 +137,8 @@ def compare_command(argv: list[str]) -> int:
         f"({FANOUT_MEMBERS} members, {FANOUT_RATE:,} offered deliveries/s)",
     )
     parser.add_argument("--flavour", choices=("sync", "async"), default="async")
+    parser.add_argument("--flavour-a", choices=("sync", "async"))
+    parser.add_argument("--flavour-b", choices=("sync", "async"))
     parser.add_argument(
         "--layer", choices=CHANNEL_LAYERS, default="memory", help="for fanout"
     )
@@ -145,10 +148,9 @@ def compare_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         sides = (
-            _side("A", args.server_a or args.server, args.rev_a, args.env_a),
-            _side("B", args.server_b or args.server, args.rev_b, args.env_b),
+            _side("A", args, args.server_a, args.flavour_a, args.rev_a, args.env_a),
+            _side("B", args, args.server_b, args.flavour_b, args.rev_b, args.env_b),
         )
-        cell = workload_cell(args.workload, args.flavour, args.app, args.layer)
     except ValueError as exc:
         parser.error(str(exc))
     preset = PRESETS["full"]
@@ -162,7 +164,6 @@ def compare_command(argv: list[str]) -> int:
     results = compare(
         sides,
         preset=preset,
-        cell=cell,
         app=args.app,
         postgres_url=args.postgres_url,
         redis_url=args.redis_url,
@@ -171,9 +172,20 @@ def compare_command(argv: list[str]) -> int:
     return 0
 
 
-def _side(name: str, server: str, revision: str | None, env: list[str]) -> Side:
-    label = f"{name}: {server}, {revision or 'working tree'} {' '.join(env)}"
-    return Side(label.strip(), server, revision, parse_env(env))
+def _side(
+    name: str,
+    args: argparse.Namespace,
+    server: str | None,
+    flavour: str | None,
+    revision: str | None,
+    env: list[str],
+) -> Side:
+    """Side `name`: its own server and flavour if given, else the shared ones."""
+    server = server or args.server
+    cell = workload_cell(args.workload, flavour or args.flavour, args.app, args.layer)
+    what = " ".join(part for part in (server, cell.flavour) if part)
+    label = f"{name}: {what}, {revision or 'working tree'} {' '.join(env)}"
+    return Side(label.strip(), server, revision, parse_env(env), cell)
 
 
 def check_command(argv: list[str]) -> int:

@@ -1,7 +1,7 @@
 """
-`python -m bench compare`: the same workload on two revisions, two settings or
-two servers, alternating repetitions (A, B, A, B, ...) so drift on a busy
-machine hits both sides alike, then the ratio B / A.
+`python -m bench compare`: the same workload on two revisions, two settings,
+two servers or the view's two flavours, alternating repetitions (A, B, A, B,
+...) so drift on a busy machine hits both sides alike, then the ratio B / A.
 """
 
 import dataclasses
@@ -25,12 +25,14 @@ from tests.servers import ROOT
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a comparison: a server, a checkout, environment overrides."""
+    """One side of a comparison: a server, a checkout, environment overrides,
+    and what is measured (both sides' cells differ at most in flavour)."""
 
     label: str
     server: str  # a name in deploy/servers.toml
     revision: str | None  # None: the working tree as it is
     env: dict[str, str]
+    cell: Cell
 
 
 def parse_env(pairs: list[str]) -> dict[str, str]:
@@ -113,7 +115,6 @@ def compare(
     sides: tuple[Side, Side],
     *,
     preset: Preset,
-    cell: Cell,
     app: str,
     postgres_url: str,
     redis_url: str,
@@ -122,7 +123,7 @@ def compare(
     one_rep = dataclasses.replace(preset, repetitions=1)
     runs = []
     tag = uuid.uuid4().hex[:6]
-    layer = cell.layer or "memory"  # fan-out names one; the rest use none
+    layer = sides[0].cell.layer or "memory"  # fan-out names one; the rest none
     with ExitStack() as stack:
         for index, side in enumerate(sides):
             cwd = stack.enter_context(checkout(side.revision))
@@ -144,12 +145,14 @@ def compare(
         for _ in range(preset.repetitions):
             for side, process, runner, figures in runs:
                 group = Group(side.server, app, layer=layer)
-                record = runner.run_cell(group, process, cell)
+                record = runner.run_cell(group, process, side.cell)
                 if record["error"] or record["contract_problems"]:
                     problem = record["error"] or record["contract_problems"]
                     raise RuntimeError(f"{side.label}: {problem}")
                 figures.append(record["repetitions"][0])
-    return [summarise(side.label, cell.kind, figures) for side, _, _, figures in runs]
+    return [
+        summarise(side.label, side.cell.kind, figures) for side, _, _, figures in runs
+    ]
 
 
 def summarise(label: str, kind: str, reps: list[dict]) -> dict:

@@ -114,8 +114,8 @@ def compare(*args: str) -> list[str]:
     [
         (
             ["--workload", "db", "--env-b", "DJANGO_CONN_MAX_AGE=60"],
-            "A: uvicorn, working tree",
-            "B: uvicorn, working tree DJANGO_CONN_MAX_AGE=60",
+            "A: uvicorn async, working tree",
+            "B: uvicorn async, working tree DJANGO_CONN_MAX_AGE=60",
         ),
         # How Django on ASGI is measured against WSGI, alternating.
         (
@@ -127,11 +127,17 @@ def compare(*args: str) -> list[str]:
                 "--flavour",
                 "sync",
             ],
-            "A: gunicorn-wsgi, working tree",
-            "B: granian, working tree",
+            "A: gunicorn-wsgi sync, working tree",
+            "B: granian sync, working tree",
+        ),
+        # An async view on ASGI against the sync one on WSGI.
+        (
+            ["--server-a", "gunicorn-wsgi", "--flavour-a", "sync"],
+            "A: gunicorn-wsgi sync, working tree",
+            "B: uvicorn async, working tree",
         ),
     ],
-    ids=["two settings", "two servers"],
+    ids=["two settings", "two servers", "two servers and flavours"],
 )
 def test_compare_prints_both_sides_and_the_ratio(args, side_a, side_b):
     lines = compare(*args)
@@ -142,7 +148,7 @@ def test_compare_prints_both_sides_and_the_ratio(args, side_a, side_b):
 
 def test_compare_a_git_revision_runs_it_from_a_worktree():
     lines = compare("--rev-a", "HEAD", "--workload", "plaintext")
-    assert lines[1].startswith("A: uvicorn, HEAD")
+    assert lines[1].startswith("A: uvicorn async, HEAD")
     worktrees = subprocess.run(
         ["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True
     ).stdout
