@@ -26,7 +26,10 @@ def send(page: Page, text: str) -> None:
 
 
 def log_line(page: Page, text: str):
-    return page.locator(".chat-log .msg:not(.pending)", has_text=text)
+    # Exact: a line's text runs on into its time ("flood 2" + "9:05:01 PM").
+    return page.locator(".chat-log .msg:not(.pending)").filter(
+        has=page.get_by_text(text, exact=True)
+    )
 
 
 def test_two_people_chat_through_two_servers(new_page, shared_env, run_server):
@@ -93,5 +96,5 @@ def test_errors_a_person_can_hit_are_explained(new_page, embedded_env, run_serve
     )
     expect(page.locator("#chat-error")).to_contain_text("messages a second")
     # What was dropped is sent again as the rate allows: nothing stays pending.
-    expect(log_line(page, "flood 29")).to_be_visible(timeout=60_000)
-    expect(page.locator(".chat-log .msg.pending")).to_have_count(0)
+    expect(page.locator(".chat-log .msg.pending")).to_have_count(0, timeout=60_000)
+    expect(log_line(page, "flood 29")).to_be_visible()
