@@ -25,10 +25,24 @@ REQUEST_SCOPE = {
 }
 
 
+def let_queued_work_run(handler: ASGIHandler) -> None:
+    """Wait until the idle threads have run what requests queued on them.
+
+    request_finished runs there after a test has its response; left queued, it
+    would reach the receivers of the next test that listens for signals.
+    """
+    for thread in handler.idle_threads:
+        done = threading.Event()
+        thread.queue(done.set)
+        assert done.wait(10), "a request thread is stuck"
+
+
 @pytest.fixture
-def handler(settings) -> ASGIHandler:
+def handler(settings) -> Iterator[ASGIHandler]:
     settings.ROOT_URLCONF = "tests.threads_urls"
-    return ASGIHandler()
+    handler = ASGIHandler()
+    yield handler
+    let_queued_work_run(handler)
 
 
 async def get(application, path: str) -> dict:
@@ -71,8 +85,18 @@ async def test_concurrent_requests_still_run_on_separate_threads(handler):
 
 async def test_idle_threads_are_capped(handler, settings):
     settings.ASGI_IDLE_THREADS = 1
-    await asyncio.gather(get_json(handler, "/meet"), get_json(handler, "/meet"))
+    bodies = await asyncio.gather(
+        get_json(handler, "/meet"), get_json(handler, "/meet")
+    )
     assert len(handler.idle_threads) == 1
+    # The other thread ends (if it has not yet) once it has run what its
+    # request queued.
+    kept = handler.idle_threads[0]._thread.ident
+    retired = {body["thread"] for body in bodies} - {kept}
+    ending = [thread for thread in threading.enumerate() if thread.ident in retired]
+    for thread in ending:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in ending)
 
 
 @pytest.fixture
@@ -141,7 +165,9 @@ async def test_a_sync_view_shares_asgiref_locals_with_the_loop(settings):
     set before it, and the loop sees what the view set."""
     settings.ROOT_URLCONF = "tests.threads_urls"
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.threads_urls.local_middleware"]
-    response = await get(ASGIHandler(), "/local")
+    handler = ASGIHandler()
+    response = await get(handler, "/local")
+    let_queued_work_run(handler)
     assert json.loads(response["body"]) == {"seen": "set on the loop"}
     headers = {name.lower(): value for name, value in response["headers"]}
     assert headers[b"x-local-after-view"] == b"set by the view"
