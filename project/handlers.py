@@ -25,6 +25,12 @@ compare mode (README, "Django on ASGI as fast as WSGI"):
 5. A sync view is called through RequestThread.call, a lighter
    sync_to_async(thread_sensitive=True): one asyncio future per call instead
    of asgiref's three, and the same thread, context and event-loop link.
+6. At most settings.ASGI_MAX_SYNC_REQUESTS requests for sync views are
+   handled at once (a thread each); more wait on the event loop, in order,
+   before Django starts on them. Under load, tens of request threads taking
+   turns with the event loop cost more than the views themselves; a few
+   threads, each serving one request after another, do not. Requests for
+   async views never wait.
 """
 
 import asyncio
@@ -51,7 +57,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import asgi
 from django.db import close_old_connections, connections
-from django.urls import set_script_prefix
+from django.urls import ResolverMatch, get_resolver, set_script_prefix
 
 logger = logging.getLogger("django.request")
 
@@ -181,6 +187,13 @@ _request_thread: contextvars.ContextVar[RequestThread] = contextvars.ContextVar(
 )
 
 
+# resolve_early's answer for the request being handled, which resolve_request
+# takes instead of resolving the path again (set only with sync_turns).
+_early_match: contextvars.ContextVar[tuple[str, ResolverMatch | None]] = (
+    contextvars.ContextVar("early_match")
+)
+
+
 class CancelledOnDisconnect:
     """Cancel the task in this block if the client disconnects, as Django does.
 
@@ -237,16 +250,65 @@ class ASGIHandler(asgi.ASGIHandler):
         # Threads not serving a request right now (a stack, so the most
         # recently used, warmest thread goes first).
         self.idle_threads: list[RequestThread] = []
+        limit = settings.ASGI_MAX_SYNC_REQUESTS
+        self.sync_turns = asyncio.Semaphore(limit) if limit else None
         super().__init__()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle HTTP, not {scope['type']}.")
+        # Read before waiting for a turn: a slow upload holds none.
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        if self.sync_turns is None:
+            await self._on_request_thread(scope, receive, send, body_file)
+            return
+        early = resolve_early(scope)
+        token = _early_match.set(early)
+        try:
+            if leads_to_sync_view(early):
+                await self._in_turn(scope, receive, send, body_file)
+            else:
+                await self._on_request_thread(scope, receive, send, body_file)
+        finally:
+            _early_match.reset(token)
+
+    async def _in_turn(
+        self, scope: dict, receive: Any, send: Any, body_file: Any
+    ) -> None:
+        """Wait for one of the sync_turns, then handle the request."""
+        try:
+            await self.sync_turns.acquire()
+        except asyncio.CancelledError:
+            body_file.close()  # Django has not seen it yet
+            raise
+        try:
+            await self._on_request_thread(scope, receive, send, body_file)
+        finally:
+            self.sync_turns.release()
+
+    def resolve_request(self, request: Any) -> ResolverMatch:
+        """Django's, taking the match made before Django ran if there is one."""
+        path_info, match = _early_match.get((None, None))
+        if (
+            match is None
+            or path_info != request.path_info
+            or hasattr(request, "urlconf")
+        ):
+            return super().resolve_request(request)
+        request.resolver_match = match
+        return match
+
+    async def _on_request_thread(
+        self, scope: dict, receive: Any, send: Any, body_file: Any
+    ) -> None:
         thread = self._borrow()
         try:
             async with ThreadSensitiveContext(executor=thread):
                 _request_thread.set(thread)
-                await self._handle(scope, receive, send, thread)
+                await self._handle(scope, receive, send, thread, body_file)
         finally:
             self._give_back(thread)
 
@@ -294,13 +356,15 @@ class ASGIHandler(asgi.ASGIHandler):
         return on_request_thread
 
     async def _handle(
-        self, scope: dict, receive: Any, send: Any, thread: RequestThread
+        self,
+        scope: dict,
+        receive: Any,
+        send: Any,
+        thread: RequestThread,
+        body_file: Any,
     ) -> None:
-        """Django's handle(), with the signals queued on the request's thread."""
-        try:
-            body_file = await self.read_body(receive)
-        except RequestAborted:
-            return
+        """Django's handle() once the body is read, with the signals queued on
+        the request's thread."""
         set_script_prefix(asgi.get_script_prefix(scope))
         thread.queue(
             partial(signals.request_started.send, sender=self.__class__, scope=scope)
@@ -336,6 +400,25 @@ class ASGIHandler(asgi.ASGIHandler):
             # DB connections belong to the thread; close them before it ends.
             thread.queue(connections.close_all)
             thread.shutdown(wait=False)
+
+
+def resolve_early(scope: dict) -> tuple[str, ResolverMatch | None]:
+    """The request's path_info and what it resolves to in ROOT_URLCONF (None:
+    nothing), before Django runs: a urlconf a middleware picks per request is
+    not seen."""
+    path_info = scope["path"].removeprefix(asgi.get_script_prefix(scope))
+    try:
+        return path_info, get_resolver().resolve(path_info)
+    except Exception:
+        # Resolver404, or an error that Django, resolving again, reports.
+        return path_info, None
+
+
+def leads_to_sync_view(early: tuple[str, ResolverMatch | None]) -> bool:
+    """Whether resolve_early found a sync view; a path that leads nowhere
+    counts as sync, as Django's 404 is."""
+    _, match = early
+    return match is None or not iscoroutinefunction(match.func)
 
 
 def get_asgi_application() -> ASGIHandler:

@@ -12,6 +12,7 @@ from channels.testing import HttpCommunicator
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 
+from apps.live.tests.waiting import eventually
 from project.handlers import ASGIHandler, RequestThread
 from tests import threads_urls
 
@@ -246,3 +247,93 @@ async def test_a_request_django_cannot_build_gets_400_and_finishes(
     await communicator.wait(timeout=10)
     await wait_for(request_finished)
     assert [name for name, _ in threads_urls.events] == ["started", "finished"]
+
+
+# ASGI_MAX_SYNC_REQUESTS: requests for sync views take turns.
+
+
+TURNS = 2
+
+
+@pytest.fixture
+def two_turns(settings) -> Iterator[ASGIHandler]:
+    """A handler serving at most TURNS requests for sync views at once."""
+    settings.ROOT_URLCONF = "tests.threads_urls"
+    settings.ASGI_MAX_SYNC_REQUESTS = TURNS
+    threads_urls.gate = threads_urls.Gate()
+    handler = ASGIHandler()
+    yield handler
+    threads_urls.gate.opened.set()
+    let_queued_work_run(handler)
+
+
+async def hold_gate(handler: ASGIHandler, requests: int) -> list[asyncio.Task]:
+    """Start `requests` to the gate view; return once it holds as many as it
+    may, and a moment more (in which one more would get in, were it let)."""
+    tasks = [asyncio.create_task(get_json(handler, "/gate")) for _ in range(requests)]
+
+    async def full() -> bool:
+        return threads_urls.gate.inside == min(requests, TURNS)
+
+    await eventually(full, seconds=10)
+    await asyncio.sleep(0.2)
+    return tasks
+
+
+async def test_sync_views_beyond_the_limit_wait_their_turn(two_turns):
+    held = await hold_gate(two_turns, 5)
+    assert threads_urls.gate.inside == TURNS
+    threads_urls.gate.opened.set()
+    bodies = await asyncio.gather(*held)
+    assert threads_urls.gate.most_inside == TURNS
+    # A thread is borrowed once a request has its turn: two served all five.
+    assert len({body["thread"] for body in bodies}) <= TURNS
+
+
+async def test_async_views_never_wait_for_a_turn(two_turns):
+    held = await hold_gate(two_turns, TURNS)
+    assert await get_json(two_turns, "/async") == {"async": True}
+    threads_urls.gate.opened.set()
+    await asyncio.gather(*held)
+
+
+async def test_a_path_leading_nowhere_waits_as_a_sync_view(two_turns):
+    held = await hold_gate(two_turns, TURNS)
+    not_found = asyncio.create_task(get(two_turns, "/nowhere"))
+    await asyncio.sleep(0.2)
+    assert not not_found.done()
+    threads_urls.gate.opened.set()
+    assert (await not_found)["status"] == 404
+    await asyncio.gather(*held)
+
+
+async def test_a_request_cancelled_while_waiting_gives_up_no_turn(two_turns):
+    held = await hold_gate(two_turns, TURNS)
+    waiting = ApplicationCommunicator(two_turns, {**REQUEST_SCOPE, "path": "/gate"})
+    await waiting.send_input({"type": "http.request", "body": b""})
+    await asyncio.sleep(0.2)
+    waiting.future.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting.future
+    threads_urls.gate.opened.set()
+    await asyncio.gather(*held)
+    # Still two turns, neither lost nor gained.
+    threads_urls.gate = threads_urls.Gate()
+    held = await hold_gate(two_turns, TURNS + 1)
+    assert threads_urls.gate.inside == TURNS
+    threads_urls.gate.opened.set()
+    await asyncio.gather(*held)
+    assert threads_urls.gate.most_inside == TURNS
+
+
+async def test_a_urlconf_a_middleware_picks_is_resolved_again(two_turns, settings):
+    """The path is resolved in ROOT_URLCONF before Django runs; a middleware
+    choosing another urlconf for the request gets that urlconf's view."""
+    settings.MIDDLEWARE = [
+        *settings.MIDDLEWARE,
+        "tests.threads_urls.other_urlconf_middleware",
+    ]
+    handler = ASGIHandler()
+    body = await get_json(handler, "/thread")
+    let_queued_work_run(handler)
+    assert body == {"urlconf": "other"}

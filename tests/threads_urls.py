@@ -22,6 +22,39 @@ waiting = asyncio.Event()
 wait_ended: list[str] = []
 
 
+class Gate:
+    """Holds sync views inside until opened, counting how many are inside."""
+
+    def __init__(self) -> None:
+        self.opened = threading.Event()
+        self.inside = 0
+        self.most_inside = 0
+        self._lock = threading.Lock()
+
+    def pass_through(self) -> None:
+        with self._lock:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        try:
+            self.opened.wait(10)
+        finally:
+            with self._lock:
+                self.inside -= 1
+
+
+# Replaced by each test that uses it.
+gate = Gate()
+
+
+def gate_view(request: HttpRequest) -> JsonResponse:
+    gate.pass_through()
+    return JsonResponse({"thread": threading.get_ident()})
+
+
+async def async_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"async": True})
+
+
 def thread_view(request: HttpRequest) -> JsonResponse:
     events.append(("view", threading.get_ident()))
     return JsonResponse({"thread": threading.get_ident()})
@@ -93,7 +126,25 @@ local_middleware.sync_capable = False
 local_middleware.async_capable = True
 
 
+def other_urlconf_middleware(
+    get_response: Callable[[HttpRequest], Awaitable[HttpResponse]],
+) -> Callable[[HttpRequest], Awaitable[HttpResponse]]:
+    """Routes every request through tests.threads_other_urls."""
+
+    async def middleware(request: HttpRequest) -> HttpResponse:
+        request.urlconf = "tests.threads_other_urls"
+        return await get_response(request)
+
+    return markcoroutinefunction(middleware)
+
+
+other_urlconf_middleware.sync_capable = False
+other_urlconf_middleware.async_capable = True
+
+
 urlpatterns = [
+    path("gate", gate_view),
+    path("async", async_view),
     path("thread", thread_view),
     path("meet", meet_view),
     path("wait", wait_view),
@@ -102,3 +153,11 @@ urlpatterns = [
     path("fail", fail_view),
     path("local", local_view),
 ]
+
+
+def not_found_view(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return HttpResponse("not found", status=404)
+
+
+# The project's 404 page links to URLs this URLconf does not have.
+handler404 = not_found_view

@@ -102,8 +102,20 @@ def test_pubsub_layer_is_a_setting():
             {**PRODUCTION, "DJANGO_CHANNEL_LAYER": "kafka"},
             "is not one of memory, redis, redis-pubsub",
         ),
+        (
+            {**PRODUCTION, "DJANGO_ASGI_MAX_SYNC_REQUESTS": "-1"},
+            "DJANGO_ASGI_MAX_SYNC_REQUESTS must be 0 (no limit) or a positive",
+        ),
     ],
-    ids=["no-key", "weak-key", "insecure-key", "no-hosts", "layer-no-url", "bad-layer"],
+    ids=[
+        "no-key",
+        "weak-key",
+        "insecure-key",
+        "no-hosts",
+        "layer-no-url",
+        "bad-layer",
+        "negative-sync-turns",
+    ],
 )
 def test_production_refuses_to_start_misconfigured(env, message):
     """Without DEBUG, a missing or weak setting stops the process with the fix."""
