@@ -265,10 +265,10 @@ class ASGIHandler(asgi.ASGIHandler):
         if self.sync_turns is None:
             await self._on_request_thread(scope, receive, send, body_file)
             return
-        early = resolve_early(scope)
-        token = _early_match.set(early)
+        path_info, match = resolve_early(scope)
+        token = _early_match.set((path_info, match))
         try:
-            if leads_to_sync_view(early):
+            if leads_to_sync_view(match):
                 await self._in_turn(scope, receive, send, body_file)
             else:
                 await self._on_request_thread(scope, receive, send, body_file)
@@ -414,10 +414,9 @@ def resolve_early(scope: dict) -> tuple[str, ResolverMatch | None]:
         return path_info, None
 
 
-def leads_to_sync_view(early: tuple[str, ResolverMatch | None]) -> bool:
-    """Whether resolve_early found a sync view; a path that leads nowhere
-    counts as sync, as Django's 404 is."""
-    _, match = early
+def leads_to_sync_view(match: ResolverMatch | None) -> bool:
+    """Whether resolve_early's match is a sync view; a path that leads
+    nowhere (None) counts as sync, as Django's 404 is."""
     return match is None or not iscoroutinefunction(match.func)
 
 
