@@ -13,7 +13,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
-from project.handlers import get_asgi_application  # noqa: E402
+from project.handlers import get_asgi_application, with_sync_calls_on  # noqa: E402
 
 # Set up Django (apps, settings) before importing anything that uses models.
 django_asgi_app = get_asgi_application()
@@ -41,8 +41,13 @@ application = ProtocolTypeRouter(
         ),
         # Origin must match ALLOWED_HOSTS: a page on another site cannot open a
         # socket with this site's cookies (cross-site WebSocket hijacking).
+        # Consumers' sync calls (the ORM's) share the handler's threads, each
+        # giving its database connection back when it ends.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            with_sync_calls_on(
+                django_asgi_app.shared_threads,
+                AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            )
         ),
         "lifespan": lifespan,
         "channel": ChannelNameRouter(channel_routes),

@@ -1,6 +1,6 @@
 """
-Django's ASGI handler with four changes, each measured with the benchmark's
-compare mode (README, "Django on ASGI as fast as WSGI"):
+Django's ASGI handler with these changes, each measured with the benchmark's
+compare mode or checked by a test (README, "Django on ASGI as fast as WSGI"):
 
 1. Threads are reused between requests. Django runs each request in a fresh
    ThreadSensitiveContext, so the first sync call of every request (the
@@ -30,7 +30,18 @@ compare mode (README, "Django on ASGI as fast as WSGI"):
    before Django starts on them. Under load, tens of request threads taking
    turns with the event loop cost more than the views themselves; a few
    threads, each serving one request after another, do not. Requests for
-   async views never wait.
+   async views never wait. A turn covers Django's work on the request, up
+   to the response; sending it (to a slow reader, a stream) holds none.
+7. A request that stays open holds no thread of its own: a response
+   streamed from an async iterator gives its request thread back before the
+   body is sent, and so does an async view marked holds_no_thread (a
+   long-poll) before it runs. Their sync calls, the ORM's included, then
+   borrow one of settings.ASGI_SHARED_THREADS for the call and give its
+   database connection back when the call ends, so an open stream holds
+   neither a thread nor a connection while it waits. Channels consumers use
+   the same threads (with_sync_calls_on, in project/asgi.py).
+8. A disconnect ends the request even when its cancellation is lost (see
+   CancelledOnDisconnect).
 """
 
 import asyncio
@@ -39,9 +50,9 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import suppress
-from functools import partial
+from functools import partial, wraps
 from queue import SimpleQueue
 from typing import Any
 
@@ -181,9 +192,85 @@ def _run_each(calls: tuple[Callable[[], object], ...]) -> None:
             logger.exception("%r failed on the request thread", call)
 
 
-# The RequestThread of the request being handled, for its sync view.
-_request_thread: contextvars.ContextVar[RequestThread] = contextvars.ContextVar(
-    "request_thread"
+class SharedThreads(Executor):
+    """Threads for the sync calls of requests that hold no thread of their
+    own: a call takes one for its duration, then gives the thread's database
+    connections back (closed, or returned to the pool, unless CONN_MAX_AGE
+    keeps them). Calls of one request run one after another, each wherever a
+    thread is free."""
+
+    def __init__(self, size: int) -> None:
+        self._pool = ThreadPoolExecutor(size, thread_name_prefix="django-shared")
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        call = partial(fn, *args, **kwargs)
+        return self._pool.submit(_then_close_old_connections, call)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait, cancel_futures=cancel_futures)
+
+
+def _then_close_old_connections(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    finally:
+        close_old_connections()
+
+
+class RequestExecutor(Executor):
+    """Where one request's thread-sensitive sync calls run (asgiref's
+    ThreadSensitiveContext executor): its own RequestThread, borrowed from
+    the handler, until the request lets go of it; then the shared threads."""
+
+    def __init__(self, handler: "ASGIHandler") -> None:
+        self._handler = handler
+        self.thread: RequestThread | None = handler._borrow()
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        if self.thread is not None:
+            return self.thread.submit(fn, *args, **kwargs)
+        return self._handler.shared_threads.submit(fn, *args, **kwargs)
+
+    def queue(self, *calls: Callable[[], object]) -> None:
+        """Run `calls` on the request's thread after what is queued there,
+        without waiting; a request holding none borrows one for them."""
+        thread = self.thread or self._handler._borrow()
+        thread.queue(*calls)
+        if thread is not self.thread:
+            self._handler._give_back(thread)
+
+    def let_go(self) -> None:
+        """Hold no thread from now on: the request's thread, its database
+        connections given back first, serves other requests."""
+        if self.thread is None:
+            return
+        self.thread.queue(close_old_connections)
+        self.give_back()
+
+    def give_back(self) -> None:
+        """Return the request's thread to the handler (at the request's end)."""
+        thread, self.thread = self.thread, None
+        if thread is not None:
+            self._handler._give_back(thread)
+
+
+class Turn:
+    """One of the handler's sync_turns, held until given back, once."""
+
+    def __init__(self, turns: asyncio.Semaphore) -> None:
+        self._turns = turns
+        self._held = True
+
+    def give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._turns.release()
+
+
+# The executor of the request being handled: its sync view's thread, and
+# holds_no_thread's way to let go of it.
+_request_executor: contextvars.ContextVar[RequestExecutor] = contextvars.ContextVar(
+    "request_executor"
 )
 
 
@@ -202,12 +289,29 @@ class CancelledOnDisconnect:
     view's thread runs to its end. That cancellation ends the block quietly;
     any other (the server's) goes on. Django runs the view in a second task and
     waits for either; this is one task fewer per request.
+
+    A cancellation can be lost: on Python 3.11, asyncio.wait_for (which
+    redis-py uses for every command it sends) swallows one that arrives as
+    what it waits for completes, and a stream whose client left then ran on
+    for ever. So once the client has left, `send` (the response's way out)
+    drops the message and asks for the cancellation again: a body that lost
+    it gets it at its next await and ends as after any disconnect, its
+    `finally` run.
     """
 
-    def __init__(self, listener: Coroutine) -> None:
+    def __init__(self, listener: Coroutine, send: Callable) -> None:
         self._listener = listener
+        self._send = send
         self._inside = True
+        self._cancels = 0
         self.client_left = False
+
+    async def send(self, message: dict) -> None:
+        """The server's send, while the client is there."""
+        if self.client_left:
+            self._cancel()  # nobody is there to get the message
+            return
+        await self._send(message)
 
     async def __aenter__(self) -> "CancelledOnDisconnect":
         self._task = asyncio.current_task()
@@ -218,10 +322,10 @@ class CancelledOnDisconnect:
     async def __aexit__(self, kind: type | None, error: Any, traceback: Any) -> bool:
         self._inside = False
         self._listening.cancel()
-        if kind is asyncio.CancelledError and self.client_left:
+        # The cancellations this block asked for, delivered or lost.
+        for _ in range(self._cancels):
             self._task.uncancel()
-            return True
-        return False
+        return kind is asyncio.CancelledError and self.client_left
 
     def _cancel_if_client_left(self, listening: asyncio.Task) -> None:
         if listening.cancelled():
@@ -233,7 +337,11 @@ class CancelledOnDisconnect:
             logger.error("Unexpected ASGI message", exc_info=error)
         if self._inside:
             self.client_left = True
-            self._task.cancel()
+            self._cancel()
+
+    def _cancel(self) -> None:
+        self._task.cancel()
+        self._cancels += 1
 
 
 def _inline(method: Any) -> Any:
@@ -250,6 +358,8 @@ class ASGIHandler(asgi.ASGIHandler):
         # Threads not serving a request right now (a stack, so the most
         # recently used, warmest thread goes first).
         self.idle_threads: list[RequestThread] = []
+        # For the sync calls of requests that let go of their thread.
+        self.shared_threads = SharedThreads(settings.ASGI_SHARED_THREADS)
         limit = settings.ASGI_MAX_SYNC_REQUESTS
         self.sync_turns = asyncio.Semaphore(limit) if limit else None
         super().__init__()
@@ -263,31 +373,28 @@ class ASGIHandler(asgi.ASGIHandler):
         except RequestAborted:
             return
         if self.sync_turns is None:
-            await self._on_request_thread(scope, receive, send, body_file)
+            await self._serve(scope, receive, send, body_file, turn=None)
             return
         path_info, match = resolve_early(scope)
         token = _early_match.set((path_info, match))
+        turn = None
         try:
             if leads_to_sync_view(match):
-                await self._in_turn(scope, receive, send, body_file)
-            else:
-                await self._on_request_thread(scope, receive, send, body_file)
+                turn = await self._take_turn(body_file)
+            await self._serve(scope, receive, send, body_file, turn)
         finally:
+            if turn is not None:
+                turn.give_back()
             _early_match.reset(token)
 
-    async def _in_turn(
-        self, scope: dict, receive: Any, send: Any, body_file: Any
-    ) -> None:
-        """Wait for one of the sync_turns, then handle the request."""
+    async def _take_turn(self, body_file: Any) -> Turn:
+        """Wait for one of the sync_turns."""
         try:
             await self.sync_turns.acquire()
         except asyncio.CancelledError:
             body_file.close()  # Django has not seen it yet
             raise
-        try:
-            await self._on_request_thread(scope, receive, send, body_file)
-        finally:
-            self.sync_turns.release()
+        return Turn(self.sync_turns)
 
     def resolve_request(self, request: Any) -> ResolverMatch:
         """Django's, taking the match made before Django ran if there is one."""
@@ -301,16 +408,17 @@ class ASGIHandler(asgi.ASGIHandler):
         request.resolver_match = match
         return match
 
-    async def _on_request_thread(
-        self, scope: dict, receive: Any, send: Any, body_file: Any
+    async def _serve(
+        self, scope: dict, receive: Any, send: Any, body_file: Any, turn: Turn | None
     ) -> None:
-        thread = self._borrow()
+        executor = RequestExecutor(self)
+        token = _request_executor.set(executor)
         try:
-            async with ThreadSensitiveContext(executor=thread):
-                _request_thread.set(thread)
-                await self._handle(scope, receive, send, thread, body_file)
+            async with ThreadSensitiveContext(executor=executor):
+                await self._handle(scope, receive, send, executor, body_file, turn)
         finally:
-            self._give_back(thread)
+            _request_executor.reset(token)
+            executor.give_back()
 
     def load_middleware(self, is_async: bool = False) -> None:
         """Called once, at start-up: build the chain from the inline twins."""
@@ -351,7 +459,8 @@ class ASGIHandler(asgi.ASGIHandler):
             return view
 
         async def on_request_thread(request: Any, *args: Any, **kwargs: Any) -> Any:
-            return await _request_thread.get().call(view, request, *args, **kwargs)
+            thread = _request_executor.get().thread
+            return await thread.call(view, request, *args, **kwargs)
 
         return on_request_thread
 
@@ -360,24 +469,32 @@ class ASGIHandler(asgi.ASGIHandler):
         scope: dict,
         receive: Any,
         send: Any,
-        thread: RequestThread,
+        executor: RequestExecutor,
         body_file: Any,
+        turn: Turn | None,
     ) -> None:
         """Django's handle() once the body is read, with the signals queued on
         the request's thread."""
         set_script_prefix(asgi.get_script_prefix(scope))
-        thread.queue(
+        executor.queue(
             partial(signals.request_started.send, sender=self.__class__, scope=scope)
         )
         request, error_response = self.create_request(scope, body_file)
         response = None
         try:
-            async with CancelledOnDisconnect(self.listen_for_disconnect(receive)):
+            leaving = CancelledOnDisconnect(self.listen_for_disconnect(receive), send)
+            async with leaving:
                 if request is None:
                     response = error_response
                 else:
                     response = await self.run_get_response(request)
-                await self.send_response(response, send)
+                # Django's own work on the request ends with the response;
+                # its body may take long to reach the client.
+                if turn is not None:
+                    turn.give_back()
+                if response.streaming and response.is_async:
+                    executor.let_go()
+                await self.send_response(response, leaving.send)
         finally:
             if response is None:
                 finish = partial(signals.request_finished.send, sender=self.__class__)
@@ -386,7 +503,7 @@ class ASGIHandler(asgi.ASGIHandler):
             # Work that outlives request_finished (a generator's `finally` run
             # by a cancelled response) may open a connection after Django
             # closed them.
-            thread.queue(finish, body_file.close, close_old_connections)
+            executor.queue(finish, body_file.close, close_old_connections)
 
     def _borrow(self) -> RequestThread:
         if self.idle_threads:
@@ -400,6 +517,37 @@ class ASGIHandler(asgi.ASGIHandler):
             # DB connections belong to the thread; close them before it ends.
             thread.queue(connections.close_all)
             thread.shutdown(wait=False)
+
+
+def with_sync_calls_on(executor: Executor, application: Callable) -> Callable:
+    """An ASGI application whose thread-sensitive sync calls run on
+    `executor`: for Channels consumers, whose ORM calls would otherwise take
+    turns on asgiref's one process-wide thread, keeping its connection open
+    between calls."""
+
+    async def on_executor(scope: dict, receive: Any, send: Any) -> None:
+        async with ThreadSensitiveContext(executor=executor):
+            await application(scope, receive, send)
+
+    return on_executor
+
+
+def holds_no_thread(view: Callable) -> Callable:
+    """For an async view that waits long (a long-poll): its request gives
+    its thread back before the view runs, and the view's sync calls borrow
+    one of the shared threads each. Under another handler (WSGI, Django's
+    own), the view runs as it is."""
+    if not iscoroutinefunction(view):
+        raise TypeError(f"holds_no_thread is for async views; {view!r} is not one.")
+
+    @wraps(view)
+    async def without_a_thread(request: Any, *args: Any, **kwargs: Any) -> Any:
+        executor = _request_executor.get(None)
+        if executor is not None:
+            executor.let_go()
+        return await view(request, *args, **kwargs)
+
+    return without_a_thread
 
 
 def resolve_early(scope: dict) -> tuple[str, ResolverMatch | None]:

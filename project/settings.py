@@ -143,11 +143,43 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-# 0 closes the connection at the end of each request. Above 0, each request
-# thread keeps its connection: under ASGI that is up to ASGI_IDLE_THREADS idle
-# connections per process (project.handlers reuses threads; README, "Django on
-# ASGI as fast as WSGI"), so size PostgreSQL's max_connections for them.
+# PostgreSQL: a pool of connections per process (Django's, psycopg_pool), at
+# most DJANGO_DB_POOL_MAX_SIZE; a thread takes one for a request or a short
+# call and gives it back at its end. Size it so that every process's maximum
+# fits PostgreSQL's max_connections (README, "Database connections").
+# 0 turns the pool off: each thread then opens its own connection, kept for
+# DJANGO_CONN_MAX_AGE seconds (0: closed after each request).
+DB_POOL_MAX_SIZE = env.int("DJANGO_DB_POOL_MAX_SIZE", default=16)
+DB_POOL_MIN_SIZE = env.int("DJANGO_DB_POOL_MIN_SIZE", default=2)
+# Seconds a thread waits for a free connection before the request fails.
+DB_POOL_TIMEOUT = env.float("DJANGO_DB_POOL_TIMEOUT", default=10.0)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+
+
+def _database_pool(database: dict) -> dict | None:
+    """The OPTIONS["pool"] entry for `database`, or None for no pool."""
+    if database["ENGINE"] != "django.db.backends.postgresql" or not DB_POOL_MAX_SIZE:
+        return None
+    if database["CONN_MAX_AGE"]:
+        raise ImproperlyConfigured(
+            "DJANGO_CONN_MAX_AGE keeps a connection per thread, which the pool "
+            "does instead: leave DJANGO_CONN_MAX_AGE at 0, or turn the pool off "
+            "with DJANGO_DB_POOL_MAX_SIZE=0."
+        )
+    if not 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE or DB_POOL_TIMEOUT <= 0:
+        raise ImproperlyConfigured(
+            "The database pool needs 0 <= DJANGO_DB_POOL_MIN_SIZE <= "
+            "DJANGO_DB_POOL_MAX_SIZE and a DJANGO_DB_POOL_TIMEOUT above 0."
+        )
+    return {
+        "min_size": DB_POOL_MIN_SIZE,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": DB_POOL_TIMEOUT,
+    }
+
+
+if db_pool := _database_pool(DATABASES["default"]):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = db_pool
 # Request threads project.handlers keeps for the next requests: about the
 # number of requests a process serves at once. More get a thread each, which
 # ends with its request.
@@ -163,6 +195,12 @@ if ASGI_MAX_SYNC_REQUESTS < 0:
     raise ImproperlyConfigured(
         "DJANGO_ASGI_MAX_SYNC_REQUESTS must be 0 (no limit) or a positive number."
     )
+# Threads shared by requests that hold none of their own (streamed bodies,
+# long-polls), per process: each sync call such a request makes takes one
+# for its duration (project.handlers).
+ASGI_SHARED_THREADS = env.int("DJANGO_ASGI_SHARED_THREADS", default=4)
+if ASGI_SHARED_THREADS < 1:
+    raise ImproperlyConfigured("DJANGO_ASGI_SHARED_THREADS must be 1 or more.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # CHANNEL LAYERS

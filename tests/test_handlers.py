@@ -13,7 +13,7 @@ from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 
 from apps.live.tests.waiting import eventually
-from project.handlers import ASGIHandler, RequestThread
+from project.handlers import ASGIHandler, RequestThread, holds_no_thread
 from tests import threads_urls
 
 REQUEST_SCOPE = {
@@ -202,7 +202,7 @@ def test_a_view_outliving_its_event_loop_leaves_the_thread_working():
 WAITING_VIEWS = ["/wait", "/wait-sync"]
 
 
-async def start_waiting(handler: ASGIHandler, path: str) -> ApplicationCommunicator:
+async def start_waiting(handler, path: str) -> ApplicationCommunicator:
     """A request to a view that waits, once it waits."""
     threads_urls.waiting = asyncio.Event()
     threads_urls.wait_ended.clear()
@@ -212,15 +212,29 @@ async def start_waiting(handler: ASGIHandler, path: str) -> ApplicationCommunica
     return communicator
 
 
+def reporting_cancelling(application, seen: list[int]):
+    """`application`, reporting its task's pending cancellations after it."""
+
+    async def wrapper(scope: dict, receive, send) -> None:
+        await application(scope, receive, send)
+        seen.append(asyncio.current_task().cancelling())
+
+    return wrapper
+
+
 @pytest.mark.parametrize("path", WAITING_VIEWS)
 async def test_a_client_disconnect_cancels_the_view(handler, request_finished, path):
-    communicator = await start_waiting(handler, path)
+    seen: list[int] = []
+    communicator = await start_waiting(reporting_cancelling(handler, seen), path)
     await communicator.send_input({"type": "http.disconnect"})
     # Raises if the handler let the cancellation escape.
     await communicator.wait(timeout=10)
     assert await communicator.receive_nothing()
     await wait_for(request_finished)
     assert threads_urls.wait_ended == ["cancelled"]
+    # The cancellation was the handler's own, and is handled: none is left
+    # pending for whatever runs after it in the task (asyncio.timeout).
+    assert seen == [0]
 
 
 @pytest.mark.parametrize("path", WAITING_VIEWS)
@@ -337,3 +351,133 @@ async def test_a_urlconf_a_middleware_picks_is_resolved_again(two_turns, setting
     body = await get_json(handler, "/thread")
     let_queued_work_run(handler)
     assert body == {"urlconf": "other"}
+
+
+# Requests that stay open hold no turn, no thread and no database connection.
+
+
+@pytest.fixture
+def may_end() -> Iterator[asyncio.Event]:
+    """Streams and parked views of threads_urls wait until this is set."""
+    threads_urls.may_end = asyncio.Event()
+    yield threads_urls.may_end
+    threads_urls.may_end.set()
+
+
+@pytest.fixture
+def one_shared_thread(settings) -> Iterator[ASGIHandler]:
+    """A handler whose requests without a thread share exactly one."""
+    settings.ROOT_URLCONF = "tests.threads_urls"
+    settings.ASGI_SHARED_THREADS = 1
+    handler = ASGIHandler()
+    yield handler
+    let_queued_work_run(handler)
+
+
+async def open_stream(handler: ASGIHandler) -> tuple[ApplicationCommunicator, dict]:
+    """A request to the streaming view, once its first chunk has arrived."""
+    communicator = ApplicationCommunicator(
+        handler, {**REQUEST_SCOPE, "path": "/stream"}
+    )
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(timeout=10)
+    assert start["status"] == 200
+    first = await communicator.receive_output(timeout=10)
+    return communicator, json.loads(first["body"])
+
+
+async def read_to_the_end(communicator: ApplicationCommunicator) -> None:
+    while (await communicator.receive_output(timeout=10)).get("more_body"):
+        pass
+    await communicator.wait(timeout=10)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_streamed_responses_hold_no_turn(two_turns, may_end):
+    """More open streams from a sync view than turns, and a sync view still
+    answers: a turn ends with the response, not with its body."""
+    streams = [await open_stream(two_turns) for _ in range(TURNS + 1)]
+    assert "thread" in await get_json(two_turns, "/thread")
+    may_end.set()
+    for communicator, _ in streams:
+        await read_to_the_end(communicator)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_streamed_body_gives_back_its_thread_and_connection(
+    one_shared_thread, may_end
+):
+    handler = one_shared_thread
+    communicator, body = await open_stream(handler)
+    first, second = body["calls"]
+    # The body's sync calls ran on the shared thread, which gave the first
+    # call's connection back before the second call.
+    assert first["thread"] == second["thread"]
+    assert first["thread"].startswith("django-shared")
+    assert not second["connection_left_open"]
+    # The request's own thread is idle while the body is sent, and serves
+    # the next request.
+    [idle] = handler.idle_threads
+    assert (await get_json(handler, "/thread"))["thread"] == idle._thread.ident
+    may_end.set()
+    await read_to_the_end(communicator)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_view_holding_no_thread_gives_it_back_before_it_runs(
+    one_shared_thread, may_end
+):
+    handler = one_shared_thread
+    threads_urls.waiting = asyncio.Event()
+    communicator = ApplicationCommunicator(
+        handler, {**REQUEST_SCOPE, "path": "/parked"}
+    )
+    await communicator.send_input({"type": "http.request", "body": b""})
+    await asyncio.wait_for(threads_urls.waiting.wait(), timeout=10)
+    assert len(handler.idle_threads) == 1  # while the view waits
+    may_end.set()
+    start = await communicator.receive_output(timeout=10)
+    assert start["status"] == 200
+    body = json.loads((await communicator.receive_output(timeout=10))["body"])
+    await communicator.wait(timeout=10)
+    before, after = body["calls"]
+    assert before["thread"] == after["thread"]
+    assert before["thread"].startswith("django-shared")
+    assert not after["connection_left_open"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_holds_no_thread_leaves_djangos_own_handler_alone(settings, may_end):
+    settings.ROOT_URLCONF = "tests.threads_urls"
+    may_end.set()
+    threads_urls.waiting = asyncio.Event()
+    body = await get_json(DjangoASGIHandler(), "/parked")
+    assert not any(c["thread"].startswith("django-shared") for c in body["calls"])
+
+
+def test_holds_no_thread_refuses_a_sync_view():
+    with pytest.raises(TypeError, match="async views"):
+        holds_no_thread(threads_urls.thread_view)
+
+
+async def test_a_stream_that_lost_its_cancellation_ends_at_its_next_send(
+    handler, request_finished
+):
+    """The client left and the body swallowed the cancellation: its next send
+    brings the cancellation back, and the response ends quietly."""
+    threads_urls.waiting = asyncio.Event()
+    threads_urls.after_lost_cancel.clear()
+    seen: list[int] = []
+    communicator = ApplicationCommunicator(
+        reporting_cancelling(handler, seen), {**REQUEST_SCOPE, "path": "/losing-cancel"}
+    )
+    await communicator.send_input({"type": "http.request", "body": b""})
+    await asyncio.wait_for(threads_urls.waiting.wait(), timeout=10)
+    await communicator.send_input({"type": "http.disconnect"})
+    # Left to itself (communicator.wait would cancel it after its timeout).
+    await asyncio.wait([communicator.future], timeout=10)
+    assert communicator.future.done(), "the stream went on without its client"
+    assert communicator.future.exception() is None
+    await wait_for(request_finished)
+    assert threads_urls.after_lost_cancel == ["lost", "cancelled again"]
+    assert seen == [0]

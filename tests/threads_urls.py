@@ -2,13 +2,17 @@
 and context, and a middleware that reads the context around them."""
 
 import asyncio
+import json
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from asgiref.local import Local
-from asgiref.sync import async_to_sync, markcoroutinefunction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from asgiref.sync import async_to_sync, markcoroutinefunction, sync_to_async
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
+
+from project.handlers import holds_no_thread
 
 # Both requests of a pair must be inside the view at once, which is only
 # possible if they run on different threads.
@@ -98,6 +102,71 @@ def fail_view(request: HttpRequest) -> HttpResponse:
     raise ValueError("the sync view failed")
 
 
+# Streams and parked views wait for this; replaced by each test using them.
+may_end = asyncio.Event()
+
+
+def database_call() -> dict[str, object]:
+    """What a sync call finds: its thread, and whether a connection was
+    left open on it; it opens one, as an ORM query would."""
+    found = {
+        "thread": threading.current_thread().name,
+        "connection_left_open": connection.connection is not None,
+    }
+    connection.ensure_connection()
+    return found
+
+
+async def held_body() -> AsyncIterator[bytes]:
+    """Two sync calls reported, then the body waits until may_end is set."""
+    first = await sync_to_async(database_call)()
+    second = await sync_to_async(database_call)()
+    yield json.dumps({"calls": [first, second]}).encode() + b"\n"
+    await may_end.wait()
+    yield b"end\n"
+
+
+# What a body that lost its cancellation did after it.
+after_lost_cancel: list[str] = []
+
+
+async def cancel_losing_body() -> AsyncIterator[bytes]:
+    """Swallows the first cancellation, as asyncio.wait_for can on Python 3.11
+    (redis-py calls it), then goes on sending."""
+    yield b"first\n"
+    waiting.set()
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        after_lost_cancel.append("lost")
+    try:
+        yield b"after\n"
+        await asyncio.sleep(30)
+        after_lost_cancel.append("timed out")
+    except asyncio.CancelledError:
+        after_lost_cancel.append("cancelled again")
+        raise
+
+
+async def losing_cancel_view(request: HttpRequest) -> StreamingHttpResponse:
+    return StreamingHttpResponse(cancel_losing_body(), content_type="text/plain")
+
+
+def stream_view(request: HttpRequest) -> StreamingHttpResponse:
+    """A sync view whose response streams from an async iterator."""
+    return StreamingHttpResponse(held_body(), content_type="text/plain")
+
+
+@holds_no_thread
+async def parked_view(request: HttpRequest) -> JsonResponse:
+    """A long-poll's shape: a sync call, a long wait, a sync call."""
+    before = await sync_to_async(database_call)()
+    waiting.set()
+    await may_end.wait()
+    after = await sync_to_async(database_call)()
+    return JsonResponse({"calls": [before, after]})
+
+
 # Works like Django's translation and URL prefix state: an asgiref Local.
 request_local = Local()
 
@@ -152,6 +221,9 @@ urlpatterns = [
     path("loop", loop_view),
     path("fail", fail_view),
     path("local", local_view),
+    path("stream", stream_view),
+    path("parked", parked_view),
+    path("losing-cancel", losing_cancel_view),
 ]
 
 

@@ -23,7 +23,19 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
 logger = logging.getLogger(__name__)
+
+
+async def _then_release_connections(work: Coroutine[Any, Any, Any]) -> Any:
+    """Run `work`; then give back the connection its ORM calls used (they run
+    on asgiref's one shared thread, where nothing else would close it)."""
+    try:
+        return await work
+    finally:
+        await sync_to_async(close_old_connections)()
 
 
 class Busy(Exception):
@@ -50,7 +62,7 @@ class BackgroundTasks:
         # calls to the request's thread (asgiref's ThreadSensitiveContext), which
         # Django shuts down when the response is sent.
         task = asyncio.get_running_loop().create_task(
-            work, name=name, context=contextvars.Context()
+            _then_release_connections(work), name=name, context=contextvars.Context()
         )
         self._tasks.add(task)
         task.add_done_callback(self._finished)

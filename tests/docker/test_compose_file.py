@@ -105,3 +105,21 @@ def test_default_ports_agree_in_compose_env_example_and_readme(service, variable
         line for line in docker_section.splitlines() if f"localhost:{port}/" in line
     ]
     assert service.split("-")[0] in row
+
+
+def test_every_processs_pool_fits_postgresqls_connections():
+    """Each app process opens up to DJANGO_DB_POOL_MAX_SIZE connections; all
+    of them (the uvicorn replicas the README scales to included) must fit
+    PostgreSQL's max_connections (100, its default here) with a margin for
+    its 3 reserved connections, migrate and psql."""
+    app_image = SERVICES["migrate"]["image"]
+    long_running = [
+        name
+        for name, service in SERVICES.items()
+        if service.get("image") == app_image and service.get("restart") != "no"
+    ]
+    assert "--scale uvicorn=3" in README
+    processes = len(long_running) + 2  # two more uvicorn replicas
+    pool_max = SERVICES["daphne"]["environment"]["DJANGO_DB_POOL_MAX_SIZE"]
+    default = int(re.fullmatch(r"\$\{DJANGO_DB_POOL_MAX_SIZE:-(\d+)\}", pool_max)[1])
+    assert processes * default <= 100 - 10, (processes, default)

@@ -25,8 +25,11 @@ print(json.dumps({
     "database": settings.DATABASES["default"]["ENGINE"],
     "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
     "layer_config": settings.CHANNEL_LAYERS["default"].get("CONFIG", {}),
+    "pool": settings.DATABASES["default"].get("OPTIONS", {}).get("pool"),
+    "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
 }))
 """
+POSTGRES = {"DATABASE_URL": "postgres://u:p@db.internal:5432/app"}
 
 
 def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -70,6 +73,20 @@ def test_urls_switch_to_postgresql_and_redis():
     )
 
 
+def test_postgresql_gets_a_bounded_connection_pool_by_default():
+    shown = resolved({**PRODUCTION, **POSTGRES, "DJANGO_DB_POOL_MAX_SIZE": "6"})
+    assert shown["pool"] == {"min_size": 2, "max_size": 6, "timeout": 10.0}
+    assert shown["conn_max_age"] == 0
+
+
+def test_the_pool_can_be_turned_off_for_persistent_connections():
+    off = {"DJANGO_DB_POOL_MAX_SIZE": "0", "DJANGO_CONN_MAX_AGE": "60"}
+    shown = resolved({**PRODUCTION, **POSTGRES, **off})
+    assert (shown["pool"], shown["conn_max_age"]) == (None, 60)
+    # SQLite never gets one.
+    assert resolved({"DJANGO_DEBUG": "1"})["pool"] is None
+
+
 def test_pubsub_layer_is_a_setting():
     shown = resolved(
         {
@@ -106,6 +123,18 @@ def test_pubsub_layer_is_a_setting():
             {**PRODUCTION, "DJANGO_ASGI_MAX_SYNC_REQUESTS": "-1"},
             "DJANGO_ASGI_MAX_SYNC_REQUESTS must be 0 (no limit) or a positive",
         ),
+        (
+            {**PRODUCTION, "DJANGO_ASGI_SHARED_THREADS": "0"},
+            "DJANGO_ASGI_SHARED_THREADS must be 1 or more",
+        ),
+        (
+            {**PRODUCTION, **POSTGRES, "DJANGO_CONN_MAX_AGE": "60"},
+            "leave DJANGO_CONN_MAX_AGE at 0, or turn the pool off",
+        ),
+        (
+            {**PRODUCTION, **POSTGRES, "DJANGO_DB_POOL_MIN_SIZE": "20"},
+            "0 <= DJANGO_DB_POOL_MIN_SIZE <= DJANGO_DB_POOL_MAX_SIZE",
+        ),
     ],
     ids=[
         "no-key",
@@ -115,6 +144,9 @@ def test_pubsub_layer_is_a_setting():
         "layer-no-url",
         "bad-layer",
         "negative-sync-turns",
+        "no-shared-threads",
+        "pool-and-persistent",
+        "pool-min-over-max",
     ],
 )
 def test_production_refuses_to_start_misconfigured(env, message):
