@@ -8,7 +8,7 @@ fail, loudly, when they are down; in CI the run stops before any test starts.
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.db import connections
 
 from project.channel_layers import BACKENDS, channel_layer_config
+from tests.private_redis import PrivateRedis
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_DATABASE_URL = os.environ.get(
@@ -78,6 +79,21 @@ async def channel_layer(request, settings) -> AsyncIterator[BaseChannelLayer]:
     yield layer
     # Deletes only this test's keys (its prefix is unique) and closes connections.
     await layer.flush()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own, which the test may stop (an outage)."""
+    server = PrivateRedis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_layer_that_stops(settings, private_redis) -> PrivateRedis:
+    """The Redis channel layer, in-process, on the test's own redis-server."""
+    settings.CHANNEL_LAYERS = channel_layers_setting(redis_url=private_redis.url)
+    return private_redis
 
 
 @pytest.fixture

@@ -22,6 +22,11 @@ from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+# What a Redis channel layer raises when Redis cannot be reached or fails:
+# redis-py's errors, and the OSError of a connection refused or reset.
+CHANNEL_LAYER_ERRORS = (RedisError, OSError)
 
 BACKENDS = {
     "memory": "channels.layers.InMemoryChannelLayer",

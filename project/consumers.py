@@ -1,6 +1,7 @@
 """
-Consumer building blocks shared by the apps: fewer thread hops per message, and
-no channel-layer channel for consumers that never use one.
+Consumer building blocks shared by the apps: fewer thread hops per message, no
+channel-layer channel for consumers that never use one, and cleanup that runs
+however a connection ends.
 
 Channels' dispatch closes stale database connections before every message a
 consumer handles (channels.consumer.AsyncConsumer.dispatch): a thread hop per
@@ -57,3 +58,41 @@ class WithoutChannelLayer:
 
     # Channels looks the alias up in CHANNEL_LAYERS; one not there means none.
     channel_layer_alias = None
+
+
+class ClosesCleanly:
+    """
+    For consumers with something to clean up in disconnect(): it runs however
+    the connection ends, and nothing is sent once the socket is closed.
+
+    Channels calls disconnect() only when the server reports
+    websocket.disconnect. A group event handled after the consumer closed the
+    socket, before that report, sends on a closed socket, which servers refuse
+    by raising (uvicorn: RuntimeError, daphne: "Attempt to send on a closed
+    protocol"); the consumer then ended without disconnect(), leaving its
+    group membership, presence row and heartbeat task behind for ever.
+    """
+
+    disconnected = False
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        closed = False
+
+        async def send_until_closed(message: dict[str, Any]) -> None:
+            nonlocal closed
+            if closed:
+                return  # the client will not read it; the server would raise
+            closed = message["type"] == "websocket.close"
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, send_until_closed)
+        finally:
+            if not self.disconnected:
+                # 1006: closed abnormally, without a close frame reported.
+                await self.disconnect(1006)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """Called when the server reports the socket closed."""
+        self.disconnected = True
+        await super().websocket_disconnect(message)

@@ -30,7 +30,7 @@ from apps.chat.services import (
     presence_prune,
     room_get_or_create,
 )
-from project.consumers import DatabaseForSocketEventsOnly
+from project.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +44,14 @@ UNAVAILABLE = ProtocolError(
 )
 
 
-class ChatConsumer(DatabaseForSocketEventsOnly, AsyncJsonWebsocketConsumer):
+class ChatConsumer(
+    ClosesCleanly, DatabaseForSocketEventsOnly, AsyncJsonWebsocketConsumer
+):
     """
     One connection in one room: validates, stores, then broadcasts. Group events
     (chat.message, chat.presence) are only forwarded, so they skip Channels'
-    per-message database check (project.consumers).
+    per-message database check; the room is left however the connection ends
+    (project.consumers).
     """
 
     room: Room | None = None

@@ -1,6 +1,10 @@
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import (
+    AsyncJsonWebsocketConsumer,
+    AsyncWebsocketConsumer,
+)
 
 from apps.core.scope import scope_for_display, served_by
+from project.consumers import WithoutChannelLayer, WithoutDatabase
 
 
 class ScopeConsumer(AsyncJsonWebsocketConsumer):
@@ -10,3 +14,16 @@ class ScopeConsumer(AsyncJsonWebsocketConsumer):
         """Called when the handshake arrives."""
         await self.accept()
         await self.send_json({**served_by(), "scope": scope_for_display(self.scope)})
+
+
+class NoRouteConsumer(WithoutChannelLayer, WithoutDatabase, AsyncWebsocketConsumer):
+    """
+    The last route: refuses the handshake (403) of a path no other route
+    matches. Without it, Channels' router raises ValueError ("No route
+    found"), which servers answer with 500 and log with a traceback, once per
+    attempt.
+    """
+
+    async def connect(self) -> None:
+        """Called when the handshake arrives: refuse it."""
+        await self.close()

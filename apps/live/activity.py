@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.db import connections
+
 KINDS = ("sse_streams", "long_polls", "exports")
 _open: Counter[str] = Counter()
 
@@ -26,11 +28,30 @@ def holding(kind: str) -> Iterator[None]:
         _open[kind] -= 1
 
 
+def database_pool_snapshot() -> dict[str, int] | None:
+    """The connection pool of this process (None without one): its maximum,
+    the connections it has open, and how many of them are in use."""
+    pool = getattr(connections["default"], "pool", None)
+    if pool is None:
+        return None
+    if pool.closed:  # not opened yet (no query so far): its stats count min_size
+        return {"max": pool.max_size, "open": 0, "in_use": 0, "waiting": 0}
+    stats = pool.get_stats()
+    return {
+        "max": stats["pool_max"],
+        "open": stats["pool_size"],
+        "in_use": stats["pool_size"] - stats["pool_available"],
+        "waiting": stats.get("requests_waiting", 0),
+    }
+
+
 def activity_snapshot() -> dict[str, Any]:
-    """Open streams of each kind, plus this process's threads and asyncio tasks."""
+    """Open streams of each kind, this process's threads and asyncio tasks,
+    and its database pool."""
     return {
         "pid": os.getpid(),
         "open": {kind: _open[kind] for kind in KINDS},
         "threads": threading.active_count(),
         "asyncio_tasks": len(asyncio.all_tasks()),
+        "database_pool": database_pool_snapshot(),
     }

@@ -2,12 +2,15 @@
 Long-polling: answer at once when there are events after the client's seq,
 otherwise wait on the channel layer for the topic's next announcement.
 
-The wait is an `await` on the event loop, so a waiting client costs a coroutine,
-not a busy worker thread. (Django still parks one idle thread per open request;
-see the README of apps/live.) Announcements are only a doorbell: the events
-themselves are read from storage, which has everything in order.
+The wait is an `await` on the event loop, so a waiting client costs a coroutine:
+no thread (the view is marked holds_no_thread) and no database connection
+(each read borrows one for its duration). Announcements are only a doorbell: the
+events themselves are read from storage, which has everything in order. When the
+channel layer fails, the error goes to the caller (the view answers 503).
 """
 
+import asyncio
+import logging
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -15,8 +18,13 @@ from channels.layers import get_channel_layer
 from apps.live.activity import holding
 from apps.live.selectors import topic_event_after_list
 from apps.live.topics import topic_group
+from project.channel_layers import CHANNEL_LAYER_ERRORS
+
+logger = logging.getLogger(__name__)
 
 BATCH = 200
+# Seconds leaving the group may take before the poll answers without it.
+CLEANUP_SECONDS = 5.0
 
 
 async def topic_event_wait(*, topic: str, after: int) -> list[dict[str, Any]]:
@@ -40,4 +48,8 @@ async def topic_event_wait(*, topic: str, after: int) -> list[dict[str, Any]]:
                 )
             return events
         finally:
-            await layer.group_discard(group, channel)
+            try:
+                async with asyncio.timeout(CLEANUP_SECONDS):
+                    await layer.group_discard(group, channel)
+            except (TimeoutError, *CHANNEL_LAYER_ERRORS) as error:
+                logger.warning("Long-poll on %s: leaving failed: %r", group, error)

@@ -8,11 +8,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from apps.live.models import Export, Topic, TopicEvent
 from apps.live.selectors import topic_event_as_dict
 from apps.live.topics import topic_group
+from project.channel_layers import CHANNEL_LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +53,15 @@ async def topic_event_publish(
         await get_channel_layer().group_send(
             topic_group(topic), {"type": "live.event", "event": wire}
         )
-    except (RedisError, OSError):
+    except CHANNEL_LAYER_ERRORS as error:
+        # Expected during an outage: one line, not a traceback per event.
         logger.warning(
-            "Event %s#%s is stored but was not announced; subscribers get it on "
-            "their next reconnect or poll",
+            "Event %s#%s is stored but was not announced (%s: %s); subscribers "
+            "get it on their next reconnect or poll",
             topic,
             event.seq,
-            exc_info=True,
+            type(error).__name__,
+            error,
         )
     return wire
 

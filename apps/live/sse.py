@@ -19,11 +19,19 @@ One stream, start to end:
    dropped on the way (a full channel, say), and the gap is filled from storage;
 4. send a heartbeat comment whenever nothing was sent for a heartbeat interval;
 5. when the client goes away, Django (5.x, under ASGI) cancels the response and
-   closes this generator: the `finally` stops the channel reader and leaves the group.
+   closes this generator: the `finally` stops the channel reader and leaves the
+   group, each step bounded in time, so a stuck reader or Redis cannot keep a
+   stream whose client has gone;
+6. when the channel layer fails (Redis is down), the stream ends: EventSource
+   reconnects after `retry` and resumes from Last-Event-ID. A stream that cannot
+   join its group answers with an `unavailable` event and a longer `retry`.
 
 A task reads the channel into a bounded queue because timing out a channel-layer
 `receive` is not harmless: RedisPubSubChannelLayer unsubscribes a channel whose
 receive is cancelled, and RedisChannelLayer may drop a message arriving just then.
+The wait for the queue is bounded with `asyncio.timeout`, not `asyncio.wait_for`,
+which on Python 3.11 can swallow the cancellation a disconnect sends when a
+message arrives at the same moment: the stream then went on with no client.
 """
 
 import asyncio
@@ -38,15 +46,24 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from apps.live.activity import holding
+from project.channel_layers import CHANNEL_LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT = b": heartbeat\n\n"
 # The browser waits this long (ms) before reconnecting after the stream ends.
 RETRY = b"retry: 2000\n\n"
+# ... and this long after a stream ended because the channel layer failed.
+RETRY_UNAVAILABLE = b"retry: 5000\n\n"
 # Messages read from the channel but not yet sent; when full, the reader stops and
 # the channel layer queues (then drops) further messages for this client.
 INBOX_SIZE = 256
+# Seconds each step of a stream's cleanup may take (stopping the reader,
+# leaving the group) before the stream ends without it. A membership left
+# behind expires with the channel layer's group_expiry.
+CLEANUP_SECONDS = 5.0
+# Ids are PostgreSQL bigints.
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -91,11 +108,14 @@ def last_event_id(request: HttpRequest) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
     if raw is None or raw == "":
         return None
-    if not raw.isascii() or not raw.isdigit():
+    # The length first: int() refuses over 4,300 digits, and no id has 20.
+    if len(raw) > len(str(MAX_ID)) or not raw.isascii() or not raw.isdigit():
         raise InvalidLastEventId(
             f"Last-Event-ID must be a non-negative integer sent by this server; "
             f"got {raw[:40]!r}."
         )
+    if int(raw) > MAX_ID:
+        raise InvalidLastEventId(f"Last-Event-ID {raw} is beyond any id.")
     return int(raw)
 
 
@@ -126,13 +146,19 @@ def sse_response(
 async def event_stream(
     feed: Feed, *, last_id: int | None, heartbeat: float
 ) -> AsyncIterator[bytes]:
-    """The body of an SSE response; runs until the client disconnects."""
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(feed.group, channel)
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(INBOX_SIZE)
-    reader = asyncio.create_task(_read_channel(layer, channel, inbox))
+    """The body of an SSE response; runs until the client disconnects or the
+    channel layer fails."""
     with holding("sse_streams"):
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        try:
+            await layer.group_add(feed.group, channel)
+        except CHANNEL_LAYER_ERRORS as error:
+            logger.warning("SSE %s not started: %s", feed.group, error)
+            yield RETRY_UNAVAILABLE + unavailable(error).encode()
+            return
+        inbox: asyncio.Queue[dict[str, Any] | ReaderFailed] = asyncio.Queue(INBOX_SIZE)
+        reader = asyncio.create_task(_read_channel(layer, channel, inbox))
         try:
             first = await (feed.recent() if last_id is None else feed.since(last_id))
             yield RETRY
@@ -141,17 +167,53 @@ async def event_stream(
                 last_id = event.id if event.id is not None else last_id
             while True:
                 try:
-                    message = await asyncio.wait_for(inbox.get(), heartbeat)
+                    async with asyncio.timeout(heartbeat):
+                        message = await inbox.get()
                 except TimeoutError:
                     yield HEARTBEAT
                     continue
+                if isinstance(message, ReaderFailed):
+                    logger.warning("SSE %s ended: %s", feed.group, message.error)
+                    return
                 async for event in _events_for(feed, message, last_id):
                     yield event.encode()
                     last_id = event.id if event.id is not None else last_id
         finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
-            await layer.group_discard(feed.group, channel)
+            await _leave(layer, feed.group, channel, reader)
+
+
+def unavailable(error: BaseException) -> Event:
+    """What a client is told when the channel layer is down."""
+    detail = (
+        "Live updates are unavailable (the channel layer failed: "
+        f"{type(error).__name__}); reconnecting shortly."
+    )
+    return Event(kind="unavailable", data={"error": "unavailable", "detail": detail})
+
+
+async def _leave(
+    layer: BaseChannelLayer, group: str, channel: str, reader: asyncio.Task
+) -> None:
+    """Stop the reader and leave the group, each within CLEANUP_SECONDS."""
+    await _stop(reader)
+    try:
+        async with asyncio.timeout(CLEANUP_SECONDS):
+            await layer.group_discard(group, channel)
+    except (TimeoutError, *CHANNEL_LAYER_ERRORS) as error:
+        logger.warning("SSE %s: leaving the group failed: %r", group, error)
+
+
+async def _stop(reader: asyncio.Task) -> None:
+    """Cancel the reader, again until it ends: a cancellation can be lost in
+    redis-py on Python 3.11 (see project.handlers.CancelledOnDisconnect)."""
+    deadline = asyncio.get_running_loop().time() + CLEANUP_SECONDS
+    while not reader.done() and asyncio.get_running_loop().time() < deadline:
+        reader.cancel()
+        await asyncio.wait([reader], timeout=0.05)
+    if not reader.done():
+        logger.warning(
+            "An SSE channel reader did not stop within %s s", CLEANUP_SECONDS
+        )
 
 
 async def _events_for(
@@ -176,8 +238,20 @@ async def _events_for(
             last_id = stored.id if stored.id is not None else last_id
 
 
+@dataclass(frozen=True)
+class ReaderFailed:
+    """Put in the inbox when reading the channel failed: the stream ends."""
+
+    error: BaseException
+
+
 async def _read_channel(
-    layer: BaseChannelLayer, channel: str, inbox: asyncio.Queue[dict[str, Any]]
+    layer: BaseChannelLayer,
+    channel: str,
+    inbox: asyncio.Queue[dict[str, Any] | ReaderFailed],
 ) -> None:
-    while True:
-        await inbox.put(await layer.receive(channel))
+    try:
+        while True:
+            await inbox.put(await layer.receive(channel))
+    except Exception as error:  # Redis is down, or a bug: either way, end the stream
+        await inbox.put(ReaderFailed(error))

@@ -4,6 +4,7 @@ long-polling. Each is an async view; each answers 501 under WSGI (see decorators
 """
 
 import asyncio
+import logging
 
 from django.conf import settings
 from django.http import (
@@ -28,8 +29,12 @@ from apps.live.forms import ExportForm, NoteForm, PollForm, form_errors
 from apps.live.longpoll import topic_event_wait
 from apps.live.selectors import export_get, export_recent_list, topic_last_seq
 from apps.live.services import export_start, topic_event_publish
-from apps.live.sse import sse_for
+from apps.live.sse import sse_for, unavailable
 from apps.live.topics import topic_name_error
+from project.channel_layers import CHANNEL_LAYER_ERRORS
+from project.handlers import holds_no_thread
+
+logger = logging.getLogger(__name__)
 
 
 def _bad_request(detail: str) -> JsonResponse:
@@ -119,10 +124,12 @@ async def chat_sse(request: HttpRequest, room: str) -> HttpResponse:
 @asgi_only
 @never_cache
 @require_GET
+@holds_no_thread
 async def topic_poll(request: HttpRequest, topic: str) -> HttpResponse:
     """
     GET ?after=SEQ&timeout=S: 200 with the events after SEQ as soon as there are
     any, or 204 after S seconds without one. Without `after`, waits for the next.
+    503 while the channel layer is down.
     """
     _check_topic(topic)
     form = PollForm(request.GET)
@@ -139,6 +146,11 @@ async def topic_poll(request: HttpRequest, topic: str) -> HttpResponse:
             events = await topic_event_wait(topic=topic, after=after)
     except TimeoutError:
         return HttpResponse(status=204)
+    except CHANNEL_LAYER_ERRORS as error:
+        logger.warning("Long-poll on %s failed: %s", topic, error)
+        response = JsonResponse(unavailable(error).data, status=503)
+        response["Retry-After"] = "5"
+        return response
     return JsonResponse({"events": events, "last": events[-1]["seq"]})
 
 

@@ -5,16 +5,20 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.tasks.selectors import job_get
 from apps.tasks.services import job_execute, job_group
-from project.consumers import DatabaseForSocketEventsOnly
+from project.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
 
 CLOSE_UNKNOWN_JOB = 4404
 
 
-class JobProgressConsumer(DatabaseForSocketEventsOnly, AsyncJsonWebsocketConsumer):
+class JobProgressConsumer(
+    ClosesCleanly, DatabaseForSocketEventsOnly, AsyncJsonWebsocketConsumer
+):
     """
     /ws/tasks/jobs/<id>/: the job's state on connect, then every update as
     {"type": "job", "job": {...}}. Clients keep the frame with the highest version.
     """
+
+    group: str | None = None
 
     async def connect(self) -> None:
         """Called on the handshake: follow the job, then send its current state."""
@@ -34,7 +38,9 @@ class JobProgressConsumer(DatabaseForSocketEventsOnly, AsyncJsonWebsocketConsume
 
     async def disconnect(self, code: int) -> None:
         """Called when the socket closes: stop following the job."""
-        await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
 
     async def job_update(self, event: dict[str, Any]) -> None:
         """Group event {"type": "job.update", "job": {...}}."""

@@ -174,6 +174,25 @@ async def test_an_oversized_frame_is_refused_and_closed(channel_layer, settings)
     await ada.disconnect()
 
 
+async def test_after_closing_nothing_is_sent_and_the_room_is_left(
+    channel_layer, settings
+):
+    """A group event arriving between the consumer's close and the server's
+    disconnect report is not sent (servers raise on a closed socket, which
+    left a "ghost" online for ever), and the room is left all the same."""
+    settings.CHAT_MAX_FRAME_BYTES = 1024
+    ghost, _ = await join("ghosts", "ghost")
+    await ghost.send_to(text_data="x" * 1500)
+    assert (await receive_until(ghost, "error"))["code"] == "message_too_large"
+    assert await closed_with(ghost) == CLOSE_TOO_LARGE
+    await channel_layer.group_send(
+        "chat.ghosts", {"type": "chat.presence", "online": ["someone"]}
+    )
+    assert await ghost.receive_nothing(timeout=0.5)
+    await ghost.disconnect()
+    assert not await Presence.objects.filter(name="ghost").aexists()
+
+
 @pytest.mark.parametrize(
     ("path", "code", "close"),
     [

@@ -90,3 +90,11 @@ async def test_close_probe_refuses_a_code_no_endpoint_may_send():
     communicator = WebsocketCommunicator(application, "/ws/probe/close/1006/", ORIGIN)
     connected, _ = await communicator.connect()
     assert not connected
+
+
+@pytest.mark.parametrize("path", ["/ws/nowhere/", "/", "/ws/chat/"])
+async def test_a_websocket_to_a_path_no_route_matches_is_refused(path):
+    """Refused at the handshake (403), not a ValueError (500 and a traceback)."""
+    communicator = WebsocketCommunicator(application, path, ORIGIN)
+    connected, _ = await communicator.connect()
+    assert not connected

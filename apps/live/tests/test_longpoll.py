@@ -69,3 +69,26 @@ async def test_bad_parameters_are_explained(query, message):
 async def test_a_bad_topic_is_404():
     response = await AsyncClient().get("/live/topics/Not Valid/poll")
     assert response.status_code == 404
+
+
+async def test_a_poll_while_redis_is_down_is_503_with_the_reason(
+    redis_layer_that_stops,
+):
+    redis_layer_that_stops.stop()
+    response = await AsyncClient().get("/live/topics/down/poll?after=0&timeout=5")
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert response["Retry-After"] == "5"
+
+
+async def test_a_waiting_poll_answers_503_when_redis_stops(redis_layer_that_stops):
+    poll = asyncio.create_task(AsyncClient().get("/live/topics/stops/poll?timeout=20"))
+
+    async def poll_is_waiting():
+        return activity_snapshot()["open"]["long_polls"] == 1
+
+    await eventually(poll_is_waiting)
+    redis_layer_that_stops.stop()
+    response = await asyncio.wait_for(poll, 20)
+    assert response.status_code == 503
+    assert activity_snapshot()["open"]["long_polls"] == 0

@@ -41,10 +41,14 @@ def test_last_event_id_from_header_or_query(header, query, expected):
     assert last_event_id(request) == expected
 
 
-@pytest.mark.parametrize("bad", ["-1", "abc", "1.5", "٣"])
+@pytest.mark.parametrize(
+    "bad",
+    # 5,000 digits: int() itself refuses over 4,300; 2**63 is past any bigint.
+    ["-1", "abc", "1.5", "٣", "9" * 5000, str(2**63)],
+)
 def test_a_bad_last_event_id_is_refused(bad):
     request = RequestFactory().get("/", HTTP_LAST_EVENT_ID=bad)
-    with pytest.raises(InvalidLastEventId, match="non-negative integer"):
+    with pytest.raises(InvalidLastEventId, match="Last-Event-ID"):
         last_event_id(request)
 
 
@@ -181,6 +185,7 @@ async def test_a_members_only_room_is_not_streamed_to_strangers():
     ("path", "headers", "status"),
     [
         ("/live/topics/ok/sse", {"Last-Event-ID": "x"}, 400),
+        ("/live/topics/ok/sse", {"Last-Event-ID": "9" * 5000}, 400),
         ("/live/topics/Bad.Topic/sse", {}, 404),
         ("/live/chat/ok/sse?last_event_id=-3", {}, 400),
         ("/live/chat/Bad.Room/sse", {}, 404),
@@ -191,3 +196,18 @@ async def test_bad_requests_are_refused_with_the_reason(path, headers, status):
     body = await response.body()
     assert response.status == status
     assert body  # the reason, not an empty page
+
+
+async def test_a_stream_ends_when_its_channel_layer_fails(redis_layer_that_stops):
+    """So that EventSource reconnects, and resumes from Last-Event-ID."""
+    stream = await open_topic("outage")
+    redis_layer_that_stops.stop()
+    assert await stream.body() == b""  # the end of the response, nothing more
+    # While Redis is down a new stream says so, with a longer retry, and ends.
+    stream = await StreamingRequest("/live/topics/outage/sse").start()
+    assert (stream.status, await stream.sse_block()) == (200, {"retry": "5000"})
+    told = await stream.sse_event()
+    assert told["event"] == "unavailable"
+    assert json.loads(told["data"])["error"] == "unavailable"
+    assert await stream.body() == b""
+    assert activity_snapshot()["open"]["sse_streams"] == 0

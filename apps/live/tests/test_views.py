@@ -1,8 +1,10 @@
 """The live page, publishing, stats, and what WSGI gets instead of a stream."""
 
 import pytest
+from django.db import connection
 from django.test import AsyncClient, Client
 
+from apps.live.activity import database_pool_snapshot
 from apps.live.models import TopicEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,3 +69,17 @@ def test_under_wsgi_open_ended_responses_are_refused(path):
     response = Client().get(path)
     assert response.status_code == 501
     assert b"needs an ASGI server" in response.content
+
+
+def test_stats_count_the_pooled_connections_in_use(settings):
+    """On PostgreSQL (the pool is the default there), what a thread holds is
+    in use until it gives it back; without a pool there is nothing to count."""
+    if connection.vendor != "postgresql":
+        assert database_pool_snapshot() is None
+        return
+    connection.ensure_connection()
+    held = database_pool_snapshot()
+    connection.close()  # back to the pool
+    assert held["max"] == settings.DB_POOL_MAX_SIZE
+    assert held["in_use"] >= 1
+    assert database_pool_snapshot()["in_use"] == held["in_use"] - 1

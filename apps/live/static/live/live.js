@@ -21,7 +21,7 @@
     for (const [kind, render] of Object.entries(kinds)) {
       source.addEventListener(kind, (event) => {
         log(list, `#${event.lastEventId || "-"} ${render(JSON.parse(event.data))}`,
-            kind === "gap" ? "gap" : "");
+            kind === "gap" || kind === "unavailable" ? "gap" : "");
       });
     }
     return source;
@@ -31,10 +31,12 @@
     tick: (e) => `tick ${e.data.tick}: load ${e.data.load.toFixed(2)}`,
     note: (e) => `note: ${e.data.text}`,
     gap: (e) => `missed ${e.first_missed}..${e.last_missed} (past retention)`,
+    unavailable: (e) => e.detail,
   };
   const roomKinds = {
     message: (m) => `${m.author}: ${m.text}`,
     presence: (p) => `online: ${p.online.join(", ") || "nobody"}`,
+    unavailable: (e) => e.detail,
   };
 
   let topicSource = null;

@@ -1,0 +1,46 @@
+"""A topic over WebSocket in-process, once per channel layer."""
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from apps.live.services import topic_event_publish
+from project.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
+TIMEOUT = 5
+
+
+async def subscribe(topic: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(
+        application, f"/ws/live/topics/{topic}/", headers=ORIGIN
+    )
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected
+    return communicator
+
+
+async def test_published_events_arrive_as_frames(channel_layer):
+    first, second = await subscribe("frames"), await subscribe("frames")
+    await topic_event_publish(topic="frames", kind="note", data={"text": "hi"})
+    for communicator in (first, second):
+        frame = await communicator.receive_json_from(timeout=TIMEOUT)
+        assert frame["type"] == "event"
+        assert (frame["event"]["seq"], frame["event"]["data"]) == (1, {"text": "hi"})
+        await communicator.disconnect()
+
+
+async def test_a_socket_that_closed_leaves_the_group(channel_layer):
+    communicator = await subscribe("leaving")
+    await communicator.disconnect()
+    if hasattr(channel_layer, "groups"):
+        assert not channel_layer.groups.get("live.topic.leaving")
+
+
+async def test_a_bad_topic_is_refused():
+    communicator = WebsocketCommunicator(
+        application, "/ws/live/topics/Not.A.Topic/", headers=ORIGIN
+    )
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert not connected
