@@ -5,11 +5,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 from httpx_sse import EventSource, ServerSentEvent
 
+from bench.database import database_connections
+from conftest import TEST_DATABASE_URL
 from tests.servers import ROOT, ServerProcess, child_environment
 
 TIMEOUT = 10
@@ -68,3 +71,18 @@ def job_row(env: dict[str, str], job_id: str) -> dict[str, Any]:
             (job_id,),
         ).fetchone()
     return dict(zip(("status", "progress", "error", "executed_by"), row, strict=True))
+
+
+def submit(server: ServerProcess, runner: str = "worker", **fields) -> str:
+    """Submit a job through the form endpoint; its id."""
+    data = {"kind": "sleep", "steps": 5, "step_ms": 100, "runner": runner, **fields}
+    with site_client(server) as http:
+        response = http.post("/tasks/jobs/", data=data)
+    assert response.status_code == 202, response.text
+    return response.json()["job"]["id"]
+
+
+def open_connections(database_url: str) -> int:
+    """Connections PostgreSQL has open to the database of `database_url`."""
+    name = urlsplit(database_url).path.lstrip("/")
+    return database_connections(TEST_DATABASE_URL, name)

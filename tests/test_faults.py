@@ -8,19 +8,16 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 from apps.chat.protocol import CLOSE_TRY_AGAIN
-from bench.database import database_connections
-from conftest import TEST_DATABASE_URL
 from tests.clients import chat_join, chat_say, receive_until, ws_connect
 from tests.conftest import SERVERS
-from tests.private_redis import PrivateRedis
+from tests.live_clients import open_connections, stats, wait_for
+from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.servers
 # The servers a deployment would run; runserver is development only.
@@ -29,13 +26,6 @@ PRODUCTION_ASGI = [
     for name, variant in SERVERS.items()
     if variant.interface == "asgi" and not variant.development
 ]
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis().start()
-    yield server
-    server.stop()
 
 
 def wait_for_status(url: str, status: int, timeout: float = 30.0) -> None:
@@ -103,12 +93,6 @@ def test_a_redis_outage_is_survived_and_loses_no_acknowledged_message(
     assert "Traceback" not in server.output()
 
 
-def open_connections(database_url: str) -> int:
-    """Connections PostgreSQL has open to the database of `database_url`."""
-    name = urlsplit(database_url).path.lstrip("/")
-    return database_connections(TEST_DATABASE_URL, name)
-
-
 async def http_burst(base_url: str, paths: list[str], concurrency: int = 16) -> None:
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
@@ -116,19 +100,42 @@ async def http_burst(base_url: str, paths: list[str], concurrency: int = 16) -> 
     assert {response.status_code for response in responses} == {200}
 
 
-@pytest.mark.parametrize("name", PRODUCTION_ASGI)
-def test_no_database_connection_leaks_under_a_burst(name, shared_env, run_server):
-    """CONN_MAX_AGE=0: whatever a burst opens is closed when it is over."""
-    server = run_server(SERVERS[name], shared_env)
-    before = open_connections(shared_env["DATABASE_URL"])
+def burst(server: ServerProcess) -> None:
+    """200 requests, 16 at a time, then 20 chat sessions one after another."""
     asyncio.run(http_burst(server.url, ["/chat/", "/readyz"] * 100))
     room = f"burst-{uuid.uuid4().hex[:8]}"
     for number in range(20):
         with chat_join(server, room, f"user{number}") as (ws, _):
             chat_say(ws, "hello", f"m{number}")
+
+
+@pytest.mark.parametrize("name", PRODUCTION_ASGI)
+def test_a_burst_gives_every_pooled_connection_back(name, shared_env, run_server):
+    """The default on PostgreSQL: connections go back to the pool, which never
+    opens more than its maximum."""
+    server = run_server(SERVERS[name], shared_env)
+    burst(server)
+    pool = wait_for(
+        lambda: (pool := stats(server)["database_pool"])["in_use"] == 0 and pool,
+        seconds=10,
+        what="every connection back in the pool",
+    )
+    assert open_connections(shared_env["DATABASE_URL"]) <= pool["max"]
+
+
+@pytest.mark.parametrize("name", PRODUCTION_ASGI)
+def test_without_the_pool_a_burst_leaves_no_connection_open(
+    name, shared_env, run_server
+):
+    """DJANGO_DB_POOL_MAX_SIZE=0 and CONN_MAX_AGE=0: each request's connection
+    is closed at its end."""
+    env = {**shared_env, "DJANGO_DB_POOL_MAX_SIZE": "0"}
+    server = run_server(SERVERS[name], env)
+    before = open_connections(env["DATABASE_URL"])
+    burst(server)
     # Closing is asynchronous on the server side; give it a bounded moment.
     deadline = time.monotonic() + 10
-    while open_connections(shared_env["DATABASE_URL"]) > before + 1:
+    while open_connections(env["DATABASE_URL"]) > before + 1:
         assert time.monotonic() < deadline, "connections stayed open after the burst"
         time.sleep(0.2)
 
@@ -137,13 +144,14 @@ def test_persistent_connections_are_reused_by_the_request_threads(
     shared_env, run_server
 ):
     """
-    DJANGO_CONN_MAX_AGE above 0 under ASGI: a connection belongs to the thread
+    DJANGO_CONN_MAX_AGE above 0 (with the pool off) under ASGI: a connection
+    belongs to the thread
     that opened it. Django's own handler starts a thread per request, so requests
     leave connections behind until the garbage collector finds them (10 of 50
     still open, measured); project.handlers reuses its request threads, so one
     after another, requests share one connection.
     """
-    env = {**shared_env, "DJANGO_CONN_MAX_AGE": "60"}
+    env = {**shared_env, "DJANGO_DB_POOL_MAX_SIZE": "0", "DJANGO_CONN_MAX_AGE": "60"}
     server = run_server(SERVERS["uvicorn"], env)
     before = open_connections(env["DATABASE_URL"])
     with httpx.Client(base_url=server.url, timeout=30) as http:

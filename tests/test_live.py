@@ -177,15 +177,12 @@ def test_open_streams_do_not_hold_up_other_requests(name, shared_env, run_server
             for _ in range(polls)
         ]
         expected = {"sse_streams": 3, "long_polls": polls, "exports": 1}
-        held = wait_for(
-            lambda: (s := stats(server))["open"] == expected and s,
+        wait_for(
+            lambda: stats(server)["open"] == expected,
             what=f"everything open at once: {expected}",
         )
         for path in ["/", "/live/exports.json", "/tasks/", "/healthz", "/live/"] * 6:
             assert http.get(path).status_code == 200, path
-        # Known cost (Django 5.2, asgiref): each open request parks one idle thread,
-        # the per-request executor its request_started receivers create.
-        assert held["threads"] >= 3 + polls + 1
         assert http.post(f"/live/topics/{topic}/events", data={"text": "go"}).is_success
         answers = [future.result(timeout=60) for future in waiting]
         assert {(r.status_code, r.json()["last"]) for r in answers} == {(200, 1)}

@@ -68,3 +68,11 @@ def test_capability_matrix_in_readme_matches_deploy():
 def test_readme_links_the_deploy_details():
     assert "(deploy/README.md)" in README
     assert (ROOT / "deploy" / "README.md").is_file()
+
+
+def test_every_variable_the_settings_read_is_in_the_configuration_table():
+    settings = (ROOT / "project" / "settings.py").read_text()
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', settings))
+    table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    missing = {name for name in read if f"`{name}`" not in table}
+    assert read and not missing, f"add to the README's Configuration: {missing}"

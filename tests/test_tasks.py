@@ -13,7 +13,7 @@ from httpx_sse import connect_sse
 from conftest import unique_prefix
 from tests.clients import ws_connect
 from tests.conftest import SERVERS
-from tests.live_clients import job_row, site_client, sse_events, wait_for
+from tests.live_clients import job_row, site_client, sse_events, submit, wait_for
 from tests.servers import ServerProcess
 from tests.workers import WorkerProcess
 
@@ -39,15 +39,6 @@ def run_worker() -> Iterator:
     yield run
     for worker in started:
         worker.close()
-
-
-def submit(server: ServerProcess, runner: str = "worker", **fields) -> str:
-    """Submit a job through the form endpoint; its id."""
-    data = {"kind": "sleep", "steps": 5, "step_ms": 100, "runner": runner, **fields}
-    with site_client(server) as http:
-        response = http.post("/tasks/jobs/", data=data)
-    assert response.status_code == 202, response.text
-    return response.json()["job"]["id"]
 
 
 def follow_over_websocket(server: ServerProcess, job_id: str, until) -> list[dict]:
