@@ -141,17 +141,20 @@ def compare(
             runner = Runner(
                 one_rep, {side.server: variant}, services, lambda *_: None, lambda _: 0
             )
-            runs.append((side, process, runner, []))
+            runs.append((side, process, runner, [], set()))
         for _ in range(preset.repetitions):
-            for side, process, runner, figures in runs:
+            for side, process, runner, figures, problems in runs:
                 group = Group(side.server, app, layer=layer)
                 record = runner.run_cell(group, process, side.cell)
-                if record["error"] or record["contract_problems"]:
-                    problem = record["error"] or record["contract_problems"]
-                    raise RuntimeError(f"{side.label}: {problem}")
+                if record["error"]:
+                    raise RuntimeError(f"{side.label}: {record['error']}")
+                # Reported beside the figures, as the full run lists them
+                # (daphne sends no Date header, say), not a reason to stop.
+                problems.update(record["contract_problems"])
                 figures.append(record["repetitions"][0])
     return [
-        summarise(side.label, side.cell.kind, figures) for side, _, _, figures in runs
+        summarise(side.label, side.cell.kind, figures) | {"problems": sorted(problems)}
+        for side, _, _, figures, problems in runs
     ]
 
 
@@ -181,6 +184,8 @@ def format_comparison(results: list[dict]) -> str:
         notes = "  (client-bound)" if side["client_bound"] else ""
         if side["loss"] is not None:
             notes += f"  loss {side['loss']:.1%}"
+        if side.get("problems"):
+            notes += f"  (contract: {', '.join(side['problems'])})"
         lines.append(
             f"{side['label'][:56]:<56} {side['rate']:>14,.0f} "
             f"{side['spread']:>8.1%} {side['latency_p99_ms']:>8.1f}{notes}"

@@ -21,12 +21,25 @@ CHECK_TIMEOUT = 3.0
 
 
 def _query_database() -> None:
+    if getattr(connection, "pool", None) is not None:
+        _query_database_without_the_pool()
+        return
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     finally:
         # A probe must not keep a connection open between probes.
         connection.close()
+
+
+def _query_database_without_the_pool() -> None:
+    """SELECT 1 on a connection of the probe's own: with the database down,
+    the pool would wait DJANGO_DB_POOL_TIMEOUT for a connection and then say
+    only that it waited; a connection of its own says why it failed."""
+    parameters = connection.get_connection_params()
+    timeout = max(1, int(CHECK_TIMEOUT))
+    with connection.Database.connect(**parameters, connect_timeout=timeout) as probe:
+        probe.execute("SELECT 1")
 
 
 async def check_database() -> None:

@@ -47,6 +47,18 @@ def test_the_ratio_is_b_over_a():
     assert "1,250" in text
 
 
+def test_contract_problems_are_shown_beside_the_figures():
+    side = {"spread": 0.1, "latency_p99_ms": 3.0, "client_bound": False, "loss": None}
+    text = format_comparison(
+        [
+            {"label": "A", "rate": 10.0, "unit": "requests/s", **side},
+            {"label": "B", "rate": 20.0, "unit": "requests/s", **side}
+            | {"problems": ["no Date header"]},
+        ]
+    )
+    assert text.splitlines()[2].endswith("(contract: no Date header)")
+
+
 def test_summaries_read_each_kinds_rate_and_fanout_loss():
     reps = [
         {"delivered_per_s": rate, "latency_p99_ms": 5.0, "loss": loss}
