@@ -114,3 +114,25 @@ async def test_a_stalled_process_keeps_capacity_broadcasts_and_loses_the_rest():
     finally:
         await reading.flush()
         await stalled.close_pools()
+
+
+async def test_a_cancelled_receive_ends_at_once():
+    """Cancelled at every moment of its first 3 ms, a receive always ends: on
+    Python 3.11 redis-py can swallow the cancellation (asyncio.wait_for), and
+    Channels awaits a cancelled receive when a consumer closes. (channels_redis's
+    own layer: 72 of these 300 hung, measured.)"""
+    layer = small_pool(RedisChannelLayer)
+    hung = 0
+    try:
+        for delay_us in range(0, 3000, 10):
+            receiving = asyncio.ensure_future(layer.receive(await layer.new_channel()))
+            await asyncio.sleep(delay_us / 1e6)
+            receiving.cancel()
+            done, _ = await asyncio.wait([receiving], timeout=1)
+            if not done:
+                hung += 1
+                receiving.cancel()
+                await asyncio.wait([receiving], timeout=10)
+    finally:
+        await layer.flush()
+    assert hung == 0
