@@ -149,6 +149,43 @@ def test_open_connections_hold_no_database_connection_and_no_thread(
     assert everything_open["threads"] < 4 * OPEN_EACH / 2
 
 
+# More open streams than a server's default concurrency limit.
+
+# Past granian's default --backpressure (backlog / workers = 1024).
+MANY_STREAMS = 1100
+
+
+async def open_raw_streams(server: ServerProcess, count: int) -> list:
+    """`count` SSE streams, each open once its `retry:` arrived; their writers."""
+    gate = asyncio.Semaphore(100)
+    request = (
+        f"GET /live/topics/{new_name('many')}/sse HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
+    )
+
+    async def one() -> asyncio.StreamWriter:
+        async with gate:
+            reader, writer = await asyncio.open_connection(HOST, server.port)
+            writer.write(request.encode())
+            await asyncio.wait_for(reader.readuntil(b"retry:"), 30)
+            return writer
+
+    return await asyncio.gather(*(one() for _ in range(count)))
+
+
+def test_more_open_streams_than_1024_and_health_still_answers(server):
+    async def hold_and_check() -> dict:
+        writers = await open_raw_streams(server, MANY_STREAMS)
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+                assert (await http.get("/healthz")).status_code == 200
+                return (await http.get("/live/stats.json")).json()
+        finally:
+            for writer in writers:
+                writer.close()
+
+    assert asyncio.run(hold_and_check())["open"]["sse_streams"] == MANY_STREAMS
+
+
 # A client that leaves releases everything.
 
 CYCLES, CYCLE_SECONDS = 2000, 40
