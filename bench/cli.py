@@ -9,6 +9,7 @@ Command line of the harness.
   python -m bench readme          put the latest full run's summary in README.md
   python -m bench targets ...     servers already running (the compose stack)
   python -m bench soak            mixed load for 10 minutes: memory flat, no errors
+  python -m bench scale           10,000 SSE streams and WebSockets per server
 """
 
 import argparse
@@ -44,6 +45,15 @@ from bench.harness import (
 from bench.plan import CHANNEL_LAYERS, PRESETS
 from bench.readme import update_readme
 from bench.runner import Runner, Services
+from bench.scale import (
+    DEFAULT_CONNECTIONS,
+    SCALE_ROOT,
+    failed_servers,
+    production_asgi_servers,
+    scale,
+    scale_summary,
+    write_scale,
+)
 from bench.soak import SOAK_ROOT, soak, soak_markdown, write_soak
 from bench.targets import measure_targets, parse_target, targets_table
 from project.servers import load_servers
@@ -245,6 +255,52 @@ def soak_command(argv: list[str]) -> int:
     return 0
 
 
+def scale_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench scale",
+        description="Per server, N Server-Sent Events streams and N WebSockets "
+        "held at once by one process: memory per connection, threads, database "
+        "connections, /healthz latency, one broadcast's delivery (bench/scale.py).",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=DEFAULT_CONNECTIONS,
+        help="N: streams, and as many WebSockets (cut to fit the file limit)",
+    )
+    parser.add_argument(
+        "--servers",
+        help="comma-separated registry names (default: every ASGI server that is "
+        "not a development server)",
+    )
+    parser.add_argument(
+        "--out",
+        "--results",
+        dest="out",
+        type=Path,
+        default=SCALE_ROOT,
+        help="where the results folder goes (default: var/bench-results/)",
+    )
+    _services(parser)
+    args = parser.parse_args(argv)
+    names = args.servers.split(",") if args.servers else production_asgi_servers()
+    unknown = sorted(set(names) - set(load_servers()))
+    if unknown:
+        parser.error(f"not in deploy/servers.toml: {', '.join(unknown)}")
+    if args.connections < 1:
+        parser.error("--connections must be at least 1")
+    record = scale(
+        connections=args.connections,
+        server_names=names,
+        postgres_url=args.postgres_url,
+        redis_url=args.redis_url,
+    )
+    folder = write_scale(record, args.out)
+    print(f"Scale: {folder}")
+    print("\n".join(scale_summary(record)).rstrip())
+    return 1 if failed_servers(record) else 0
+
+
 def readme_command(argv: list[str]) -> int:
     argparse.ArgumentParser(prog="python -m bench readme").parse_args(argv)
     from apps.bench.results import run_list
@@ -290,6 +346,7 @@ def targets_command(argv: list[str]) -> int:
 COMMANDS = {
     "targets": targets_command,
     "soak": soak_command,
+    "scale": scale_command,
     "compare": compare_command,
     "report": report_command,
     "readme": readme_command,

@@ -200,6 +200,16 @@ def new_results_folder(root: Path, when: datetime.datetime) -> tuple[str, Path]:
         return run_id, folder
 
 
+def write_record_folder(record: dict[str, Any], markdown: str, root: Path) -> Path:
+    """A one-off run's record (soak, scale) as results.json and README.md, in
+    a new folder under `root` named by its `started_at`."""
+    when = datetime.datetime.fromisoformat(record["started_at"])
+    _, folder = new_results_folder(root, when)
+    (folder / "results.json").write_text(json.dumps(record, indent=1))
+    (folder / "README.md").write_text(markdown)
+    return folder
+
+
 def server_commands(servers: dict[str, ServerVariant], names: list[str]) -> dict:
     """The exact argv of every server variant the run used (ports as placeholders)."""
     commands = {}

@@ -13,7 +13,6 @@ Markdown); never run in CI.
 """
 
 import datetime
-import json
 import statistics
 import subprocess
 import tempfile
@@ -24,7 +23,7 @@ from typing import Any
 
 from bench import loadgen
 from bench.database import bench_database, database_connections
-from bench.harness import check_redis, new_results_folder, preflight
+from bench.harness import check_redis, preflight, write_record_folder
 from bench.markdown import markdown_table
 from bench.measure import pinned, tree_sample
 from bench.runner import CLIENT_CPU, SERVER_CPU, Services
@@ -187,11 +186,7 @@ def verdict(samples: list[dict[str, Any]], results: dict[str, Any]) -> dict[str,
 
 def write_soak(record: dict[str, Any], root: Path = SOAK_ROOT) -> Path:
     """results.json and README.md in a new folder under `root`."""
-    when = datetime.datetime.fromisoformat(record["started_at"])
-    _, folder = new_results_folder(root, when)
-    (folder / "results.json").write_text(json.dumps(record, indent=1))
-    (folder / "README.md").write_text(soak_markdown(record))
-    return folder
+    return write_record_folder(record, soak_markdown(record), root)
 
 
 def soak_markdown(record: dict[str, Any]) -> str:

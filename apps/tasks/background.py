@@ -23,19 +23,10 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync
 from django.db import close_old_connections
 
 logger = logging.getLogger(__name__)
-
-
-async def _then_release_connections(work: Coroutine[Any, Any, Any]) -> Any:
-    """Run `work`; then give back the connection its ORM calls used (they run
-    on asgiref's one shared thread, where nothing else would close it)."""
-    try:
-        return await work
-    finally:
-        await sync_to_async(close_old_connections)()
 
 
 class Busy(Exception):
@@ -62,7 +53,7 @@ class BackgroundTasks:
         # calls to the request's thread (asgiref's ThreadSensitiveContext), which
         # Django shuts down when the response is sent.
         task = asyncio.get_running_loop().create_task(
-            _then_release_connections(work), name=name, context=contextvars.Context()
+            work, name=name, context=contextvars.Context()
         )
         self._tasks.add(task)
         task.add_done_callback(self._finished)
@@ -70,6 +61,9 @@ class BackgroundTasks:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        # The task's ORM calls ran on asgiref's one process-wide thread, where
+        # nothing else closes their connection: give it back, after them.
+        SyncToAsync.single_thread_executor.submit(close_old_connections)
         if not task.cancelled() and task.exception() is not None:
             logger.error(
                 "Background task %s failed",

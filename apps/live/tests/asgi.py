@@ -1,12 +1,24 @@
-"""An HTTP request through the ASGI application in-process, read as it streams."""
+"""HTTP requests (read as they stream) and WebSockets through the ASGI application,
+in-process."""
 
 from typing import Any
 
 from asgiref.testing import ApplicationCommunicator
+from channels.testing import WebsocketCommunicator
 
 from project.asgi import application
 
 TIMEOUT = 5
+# What a page of the site itself sends: Origin must match ALLOWED_HOSTS.
+ORIGIN = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
+
+
+async def websocket(path: str) -> WebsocketCommunicator:
+    """A WebSocket to `path`, as the site's own page opens it, once accepted."""
+    communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
+    connected, _ = await communicator.connect(timeout=TIMEOUT)
+    assert connected, f"{path} refused the handshake"
+    return communicator
 
 
 class StreamingRequest:

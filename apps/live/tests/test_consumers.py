@@ -4,21 +4,14 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from apps.live.services import topic_event_publish
+from apps.live.tests.asgi import ORIGIN, TIMEOUT, websocket
 from project.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ORIGIN = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
-TIMEOUT = 5
-
 
 async def subscribe(topic: str) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        application, f"/ws/live/topics/{topic}/", headers=ORIGIN
-    )
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
-    assert connected
-    return communicator
+    return await websocket(f"/ws/live/topics/{topic}/")
 
 
 async def test_published_events_arrive_as_frames(channel_layer):

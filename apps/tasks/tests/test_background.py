@@ -5,8 +5,11 @@ import gc
 import logging
 
 import pytest
+from asgiref.sync import SyncToAsync
+from django.db import connection
 
 from apps.tasks.background import BackgroundTasks, Busy
+from apps.tasks.models import Job
 
 
 async def test_a_task_is_kept_until_done_even_without_other_references():
@@ -81,3 +84,20 @@ async def test_tasks_do_not_inherit_the_request_context():
         return marker.get()
 
     assert await tasks.start(read(), name="context") == "unset"
+
+
+def connection_open_on_asgirefs_thread() -> bool:
+    """Whether asgiref's process-wide thread holds a database connection."""
+    check = SyncToAsync.single_thread_executor.submit(
+        lambda: connection.connection is not None
+    )
+    return check.result(timeout=10)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_finished_task_gives_its_database_connection_back():
+    """Its ORM calls run on asgiref's one thread, where nothing else closes
+    the connection (with the pool, it would stay out of it for good)."""
+    tasks = BackgroundTasks(limit=1)
+    await tasks.start(Job.objects.acount(), name="query")
+    assert not await asyncio.to_thread(connection_open_on_asgirefs_thread)

@@ -14,7 +14,7 @@ from channels_redis.core import RedisChannelLayer
 from django.test import AsyncClient
 from django.utils import timezone
 
-from apps.live.tests.asgi import StreamingRequest
+from apps.live.tests.asgi import StreamingRequest, websocket
 from apps.live.tests.waiting import eventually
 from apps.tasks.consumers import CLOSE_UNKNOWN_JOB
 from apps.tasks.kinds import count_primes
@@ -179,12 +179,7 @@ async def test_bad_submissions_are_explained_and_not_recorded(fields, message):
 
 
 async def follow(job_id) -> WebsocketCommunicator:
-    communicator = WebsocketCommunicator(
-        application, f"/ws/tasks/jobs/{job_id}/", headers=ORIGIN
-    )
-    connected, _ = await communicator.connect(timeout=TIMEOUT)
-    assert connected
-    return communicator
+    return await websocket(f"/ws/tasks/jobs/{job_id}/")
 
 
 async def test_websocket_sees_the_state_then_progress_to_100(channel_layer):
