@@ -113,9 +113,16 @@ def compare(*args: str) -> list[str]:
     ("args", "side_a", "side_b"),
     [
         (
-            ["--workload", "db", "--env-b", "DJANGO_CONN_MAX_AGE=60"],
-            "A: uvicorn async, working tree",
-            "B: uvicorn async, working tree DJANGO_CONN_MAX_AGE=60",
+            [
+                "--workload",
+                "db",
+                "--env-a",
+                "DJANGO_DB_POOL_MAX_SIZE=0",
+                "--env-b",
+                "DJANGO_DB_POOL_MAX_SIZE=8",
+            ],
+            "A: uvicorn async, working tree DJANGO_DB_POOL_MAX_SIZE=0",
+            "B: uvicorn async, working tree DJANGO_DB_POOL_MAX_SIZE=8",
         ),
         # How Django on ASGI is measured against WSGI, alternating.
         (
