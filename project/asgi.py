@@ -32,12 +32,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: E40
 from project.http3 import lowercase_http3_response_headers  # noqa: E402
 from project.lifespan import lifespan  # noqa: E402
 from project.routing import channel_routes, websocket_urlpatterns  # noqa: E402
-from project.static import static_files_options  # noqa: E402
+from project.static import serving_static_files  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": lowercase_http3_response_headers(
-            ServeStaticASGI(django_asgi_app, **static_files_options())
+            serving_static_files(ServeStaticASGI, django_asgi_app)
         ),
         # Origin must match ALLOWED_HOSTS: a page on another site cannot open a
         # socket with this site's cookies (cross-site WebSocket hijacking).

@@ -42,12 +42,18 @@ compare mode or checked by a test (README, "Django on ASGI as fast as WSGI"):
    the same threads (with_sync_calls_on, in project/asgi.py).
 8. A disconnect ends the request even when its cancellation is lost (see
    CancelledOnDisconnect).
+9. A request body over settings.ASGI_MAX_REQUEST_BODY is refused with 413
+   before it is read: at once when Content-Length says so, else as soon as
+   what arrived passes the limit. Django reads the whole body into a
+   temporary file before any view runs, and only a view that reads it
+   checks DATA_UPLOAD_MAX_MEMORY_SIZE, after it was all received.
 """
 
 import asyncio
 import contextvars
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -68,6 +74,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers import asgi
 from django.db import close_old_connections, connections
+from django.http import HttpResponse
 from django.urls import ResolverMatch, get_resolver, set_script_prefix
 
 logger = logging.getLogger("django.request")
@@ -344,6 +351,19 @@ class CancelledOnDisconnect:
         self._cancels += 1
 
 
+class BodyTooLarge(Exception):
+    """The request body passed settings.ASGI_MAX_REQUEST_BODY."""
+
+
+def declared_body_length(scope: dict) -> int:
+    """The request's Content-Length (0 without one, or with one that is not a
+    number: the server refuses that request, or the body decides)."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length" and value.isdigit():
+            return int(value)
+    return 0
+
+
 def _inline(method: Any) -> Any:
     async def call_inline(*args: Any, **kwargs: Any) -> Any:
         return method(*args, **kwargs)
@@ -369,8 +389,11 @@ class ASGIHandler(asgi.ASGIHandler):
             raise ValueError(f"Django can only handle HTTP, not {scope['type']}.")
         # Read before waiting for a turn: a slow upload holds none.
         try:
-            body_file = await self.read_body(receive)
+            body_file = await self._read_body_within_limit(scope, receive)
         except RequestAborted:
+            return
+        except BodyTooLarge:
+            await self._refuse_body(scope, send)
             return
         if self.sync_turns is None:
             await self._serve(scope, receive, send, body_file, turn=None)
@@ -386,6 +409,53 @@ class ASGIHandler(asgi.ASGIHandler):
             if turn is not None:
                 turn.give_back()
             _early_match.reset(token)
+
+    async def _read_body_within_limit(self, scope: dict, receive: Any) -> Any:
+        limit = settings.ASGI_MAX_REQUEST_BODY
+        if limit and declared_body_length(scope) > limit:
+            raise BodyTooLarge
+        return await self.read_body(receive)
+
+    async def read_body(self, receive: Any) -> Any:
+        """Django's, refusing a body once it passes ASGI_MAX_REQUEST_BODY, and
+        closing the file whatever ends the reading."""
+        limit = settings.ASGI_MAX_REQUEST_BODY
+        body_file = tempfile.SpooledTemporaryFile(
+            max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
+        )
+        received = 0
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise RequestAborted
+                body = message.get("body", b"")
+                received += len(body)
+                if limit and received > limit:
+                    raise BodyTooLarge
+                body_file.write(body)
+                if not message.get("more_body", False):
+                    break
+        except BaseException:
+            body_file.close()
+            raise
+        body_file.seek(0)
+        return body_file
+
+    async def _refuse_body(self, scope: dict, send: Any) -> None:
+        limit = settings.ASGI_MAX_REQUEST_BODY
+        logger.warning(
+            "Request body over %s bytes refused: %s %s",
+            limit,
+            scope["method"],
+            scope["path"],
+        )
+        response = HttpResponse(
+            f"Request body over {limit} bytes.\n",
+            status=413,
+            content_type="text/plain",
+        )
+        await self.send_response(response, send)
 
     async def _take_turn(self, body_file: Any) -> Turn:
         """Wait for one of the sync_turns."""

@@ -12,6 +12,7 @@ Every variable is listed in the README's "Configuration" table.
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from project.channel_layers import channel_layer_config
@@ -109,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 TEMPLATES = [
@@ -195,6 +197,13 @@ if ASGI_MAX_SYNC_REQUESTS < 0:
     raise ImproperlyConfigured(
         "DJANGO_ASGI_MAX_SYNC_REQUESTS must be 0 (no limit) or a positive number."
     )
+# Largest request body, in bytes, files included, that project.handlers reads;
+# a larger one is answered 413 before it is read (0: no limit). The default is
+# Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB, files excluded), which Django
+# checks only when a view reads the body, after all of it was received.
+ASGI_MAX_REQUEST_BODY = env.int("DJANGO_ASGI_MAX_REQUEST_BODY", default=2_621_440)
+if ASGI_MAX_REQUEST_BODY < 0:
+    raise ImproperlyConfigured("DJANGO_ASGI_MAX_REQUEST_BODY must be 0 or more.")
 # Threads shared by requests that hold none of their own (streamed bodies,
 # long-polls), per process: each sync call such a request makes takes one
 # for its duration (project.handlers).
@@ -264,6 +273,23 @@ if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
 TRUSTED_PROXIES = env.list("DJANGO_TRUSTED_PROXIES", default=[])
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Pages load scripts, styles and images from this site only, and open sockets
+# and streams to it ('self' covers ws:/wss: to the same host): no template has
+# inline script or style, so nothing needs 'unsafe-inline'.
+# https://django-csp.readthedocs.io/en/latest/configuration.html
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}
@@ -290,6 +316,9 @@ LOGGING = {
     # record a second time in DEBUG.
     "loggers": {"django": {"handlers": [], "propagate": True}},
 }
+
+# The /probe/ endpoints of the conformance suite (apps/core/probes.py).
+PROBES_ENABLED = env.bool("DJANGO_PROBES", default=DEBUG)
 
 # BENCHMARK
 # ------------------------------------------------------------------------------
@@ -323,7 +352,10 @@ LIVE_LONGPOLL_TIMEOUT = env.float("DJANGO_LIVE_LONGPOLL_TIMEOUT", default=25.0)
 # Events kept per topic for Last-Event-ID resume and long-polls; older ones are
 # deleted as new ones arrive.
 LIVE_EVENT_RETENTION = env.int("DJANGO_LIVE_EVENT_RETENTION", default=1000)
-LIVE_EXPORT_MAX_ROWS = 10_000_000
+# Rows one download may ask for (~46 bytes each). It bounds what one download
+# can make a server without backpressure (Daphne) hold in memory when its
+# client does not read: the whole download.
+LIVE_EXPORT_MAX_ROWS = env.int("DJANGO_LIVE_EXPORT_MAX_ROWS", default=1_000_000)
 
 # TASKS (background work: apps/tasks)
 # ------------------------------------------------------------------------------

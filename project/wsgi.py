@@ -10,6 +10,6 @@ from servestatic import ServeStatic
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
-from project.static import static_files_options  # noqa: E402
+from project.static import serving_static_files  # noqa: E402
 
-application = ServeStatic(get_wsgi_application(), **static_files_options())
+application = serving_static_files(ServeStatic, get_wsgi_application())

@@ -263,6 +263,53 @@ async def test_a_request_django_cannot_build_gets_400_and_finishes(
     assert [name for name, _ in threads_urls.events] == ["started", "finished"]
 
 
+# ASGI_MAX_REQUEST_BODY: a body over it is refused before it is read.
+
+
+@pytest.fixture
+def ten_bytes_at_most(handler, settings) -> ASGIHandler:
+    settings.ASGI_MAX_REQUEST_BODY = 10
+    return handler
+
+
+def post_scope(*headers: tuple[bytes, bytes]) -> dict:
+    return {**REQUEST_SCOPE, "method": "POST", "path": "/thread", "headers": headers}
+
+
+async def test_a_body_declared_over_the_limit_is_refused_unread(ten_bytes_at_most):
+    scope = post_scope((b"host", b"testserver"), (b"content-length", b"11"))
+    # No body is sent: a handler that waited for it would never answer.
+    communicator = ApplicationCommunicator(ten_bytes_at_most, scope)
+    start = await communicator.receive_output(timeout=10)
+    body = await communicator.receive_output(timeout=10)
+    assert (start["status"], body["body"]) == (413, b"Request body over 10 bytes.\n")
+    await communicator.wait(timeout=10)
+
+
+async def test_a_body_is_refused_once_what_arrived_passes_the_limit(
+    ten_bytes_at_most,
+):
+    # No Content-Length (chunked): counted as it arrives.
+    communicator = ApplicationCommunicator(ten_bytes_at_most, post_scope())
+    for _ in range(3):
+        message = {"type": "http.request", "body": b"x" * 6, "more_body": True}
+        await communicator.send_input(message)
+    start = await communicator.receive_output(timeout=10)
+    assert start["status"] == 413
+    await communicator.wait(timeout=10)
+    assert communicator.input_queue.qsize() == 1, "the third piece was never read"
+
+
+async def test_a_body_within_the_limit_reaches_the_view(ten_bytes_at_most):
+    scope = post_scope((b"host", b"testserver"), (b"content-length", b"10"))
+    communicator = ApplicationCommunicator(ten_bytes_at_most, scope)
+    await communicator.send_input({"type": "http.request", "body": b"x" * 10})
+    start = await communicator.receive_output(timeout=10)
+    # The view's own answer (POST without a CSRF token: 403), not 413.
+    assert start["status"] == 403
+    await communicator.wait(timeout=10)
+
+
 # ASGI_MAX_SYNC_REQUESTS: requests for sync views take turns.
 
 

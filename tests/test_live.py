@@ -7,7 +7,6 @@ per ASGI server in deploy/servers.toml.
 
 import socket
 import struct
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -85,7 +84,7 @@ def kill_mid_download(server, rows: int, read_bytes: int) -> str:
 
 
 def test_killing_the_client_mid_stream_stops_production(server):
-    rows = 10_000_000
+    rows = 1_000_000
     export_id = kill_mid_download(server, rows, read_bytes=1_000_000)
 
     def finished():
@@ -96,44 +95,6 @@ def test_killing_the_client_mid_stream_stops_production(server):
     assert export["status"] == "cancelled"
     assert export["rows_produced"] < rows
     assert stats(server)["open"]["exports"] == 0
-
-
-@pytest.mark.parametrize(
-    ("name", "backpressure"),
-    [
-        ("uvicorn", True),
-        ("gunicorn-uvicorn", True),
-        ("hypercorn", True),
-        ("granian", True),
-        # Known limitation: Daphne's `send` never waits, so Twisted buffers
-        # whatever the application produces in memory.
-        ("daphne", False),
-    ],
-)
-def test_a_client_that_stops_reading_pauses_production(
-    name, backpressure, shared_env, run_server
-):
-    """
-    Export progress is recorded every 200,000 rows (about 8 MB), more than the
-    kernel's socket buffers and the server's write buffer hold together.
-    """
-    server = run_server(SERVERS[name], shared_env)
-    with socket.create_connection((HOST, server.port), timeout=10) as stalled:
-        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        request = f"GET /live/export.csv?rows=3000000 HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
-        stalled.sendall(request.encode())
-        head = stalled.recv(4096).decode().lower()
-        export_id = head.split("x-export-id: ", 1)[1].split("\r\n", 1)[0]
-
-        def produced() -> int:
-            url = f"{server.url}/live/exports/{export_id}.json"
-            return httpx.get(url, timeout=10).json()["rows_produced"]
-
-        if backpressure:
-            time.sleep(3)  # ample for 200,000 rows without backpressure
-            assert produced() == 0
-        else:
-            wait_for(lambda: produced() >= 1_000_000, seconds=60, what="buffered")
 
 
 def test_closing_an_sse_client_leaves_the_group(server, shared_env):
@@ -148,8 +109,15 @@ def test_closing_an_sse_client_leaves_the_group(server, shared_env):
     wait_for(lambda: stats(server)["open"]["sse_streams"] == 0, what="stream ends")
 
 
-@pytest.mark.parametrize("name", ["uvicorn", "daphne"])
-def test_open_streams_do_not_hold_up_other_requests(name, shared_env, run_server):
+@pytest.mark.parametrize(
+    ("name", "open_exports"),
+    # Daphne has no backpressure: it buffers the whole download in memory and
+    # the export ends while its client does not read (tests/conformance).
+    [("uvicorn", 1), ("daphne", None)],
+)
+def test_open_streams_do_not_hold_up_other_requests(
+    name, open_exports, shared_env, run_server
+):
     """
     Three SSE streams, a download the client stopped reading and 20 long-polls
     stay open while 30 other requests, database included, complete; then one
@@ -164,7 +132,7 @@ def test_open_streams_do_not_hold_up_other_requests(name, shared_env, run_server
         socket.create_connection((HOST, server.port), timeout=10) as stalled,
         ExitStack() as open_streams,
     ):
-        request = f"GET /live/export.csv?rows=10000000 HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
+        request = f"GET /live/export.csv?rows=1000000 HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
         stalled.sendall(request.encode())
         streams = [
             open_streams.enter_context(
@@ -176,9 +144,16 @@ def test_open_streams_do_not_hold_up_other_requests(name, shared_env, run_server
             pool.submit(http.get, f"/live/topics/{topic}/poll?after=0&timeout=50")
             for _ in range(polls)
         ]
-        expected = {"sse_streams": 3, "long_polls": polls, "exports": 1}
+        expected = {"sse_streams": 3, "long_polls": polls, "exports": open_exports}
+
+        def open_now() -> dict[str, int | None]:
+            counts = stats(server)["open"]
+            # Not counted where the download may be over already (Daphne).
+            shown = counts["exports"] if open_exports is not None else None
+            return {**counts, "exports": shown}
+
         wait_for(
-            lambda: stats(server)["open"] == expected,
+            lambda: open_now() == expected,
             what=f"everything open at once: {expected}",
         )
         for path in ["/", "/live/exports.json", "/tasks/", "/healthz", "/live/"] * 6:

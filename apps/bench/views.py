@@ -9,7 +9,7 @@ loop: the harness measures what that difference costs on each server.
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from apps.bench import results
 from apps.bench.contract import JSON_MESSAGE, PLAINTEXT
@@ -117,14 +117,14 @@ async def updates_async(request: HttpRequest) -> JsonResponse:
     return _rows(await world_random_numbers_aupdate(worlds=worlds))
 
 
-@require_GET
+@require_safe
 async def results_page(request: HttpRequest) -> HttpResponse:
     """The latest benchmark run: its summary, tables and charts."""
     run = results.latest_run()
     return render(request, "bench/results.html", {"run": run})
 
 
-@require_GET
+@require_safe
 def results_chart(request: HttpRequest, run_id: str, name: str) -> FileResponse:
     """One chart of a run, by the name its results.json lists."""
     path = results.chart_path(run_id=run_id, name=name)

@@ -20,7 +20,6 @@ from apps.chat.protocol import (
     parse_client_frame,
     room_name_error,
 )
-from apps.chat.ratelimit import TokenBucket
 from apps.chat.selectors import message_as_dict, presence_online_list, room_history_list
 from apps.chat.services import (
     message_create,
@@ -30,6 +29,7 @@ from apps.chat.services import (
     presence_prune,
     room_get_or_create,
 )
+from apps.core.ratelimit import TokenBucket
 from project.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
 
 logger = logging.getLogger(__name__)

@@ -2,14 +2,14 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from apps.chat.protocol import room_name_error
 from apps.chat.selectors import room_is_members_only, room_recent_list
 from apps.core.scope import server_program
 
 
-@require_GET
+@require_safe
 async def index(request: HttpRequest) -> HttpResponse:
     """Recent rooms, and a form that opens any room by name."""
     room = request.GET.get("room", "").strip().lower()
@@ -24,7 +24,7 @@ async def index(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/index.html", context, status=400 if error else 200)
 
 
-@require_GET
+@require_safe
 async def room(request: HttpRequest, room: str) -> HttpResponse:
     """The chat page of one room; the client connects to /ws/chat/<room>/."""
     error = room_name_error(room)

@@ -6,9 +6,12 @@ suite (tests/conformance) and for trying a server by hand with curl:
     GET  /probe/stream?chunks=&interval=   a response sent in separate pieces
     WS   /ws/probe/close/<code>/      accept, then close with that code
 
-They hold no state and touch no database. The echo is CSRF-exempt (curl and
-the tests have no token) and answers as application/octet-stream with nosniff,
-so a reflected body can never render as a page.
+They are off unless DJANGO_PROBES turns them on (the default only with DEBUG
+on): in production they would let anyone hold a response open for free. The
+test tiers turn them on. They hold no state and touch no database. The echo
+is CSRF-exempt (curl and the tests have no token) and answers as
+application/octet-stream with nosniff, so a reflected body can never render as
+a page.
 """
 
 import asyncio
@@ -16,8 +19,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
@@ -30,10 +35,16 @@ MAX_CHUNKS = 100
 MAX_INTERVAL = 1.0
 
 
+def _require_probes() -> None:
+    if not settings.PROBES_ENABLED:
+        raise Http404("The probes are off (DJANGO_PROBES).")
+
+
 @csrf_exempt
 @require_POST
 def echo_body(request: HttpRequest) -> HttpResponse:
     """The body as received. Over DATA_UPLOAD_MAX_MEMORY_SIZE, Django answers 400."""
+    _require_probes()
     # A sync view: reading request.body is synchronous in Django either way.
     return HttpResponse(request.body, content_type="application/octet-stream")
 
@@ -66,6 +77,7 @@ def _sync_pieces(chunks: int, interval: float) -> Iterator[bytes]:
 @require_GET
 def stream(request: HttpRequest) -> HttpResponse:
     """`chunks` lines, `interval` seconds apart, each sent as soon as it is made."""
+    _require_probes()
     parameters = _stream_parameters(request)
     if isinstance(parameters, str):
         return HttpResponseBadRequest(parameters + "\n", content_type="text/plain")
@@ -89,7 +101,7 @@ class CloseProbeConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         """Called when the handshake arrives."""
         code = self.scope["url_route"]["kwargs"]["code"]
-        if not close_code_allowed(code):
+        if not settings.PROBES_ENABLED or not close_code_allowed(code):
             await self.close()  # before accept: the handshake gets 403
             return
         await self.accept()

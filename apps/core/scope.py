@@ -11,20 +11,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from django.conf import settings
 from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
 
 REDACTED = "[redacted]"
-SECRET_HEADERS = {
-    b"authorization",
-    b"proxy-authorization",
-    b"cookie",
-    b"set-cookie",
-    b"x-csrftoken",
-    b"x-api-key",
-}
+# A header or query parameter is redacted by what its name says it holds, not
+# by a list of known names: X-Auth-Token, X-Amz-Security-Token, api_key...
+SECRET_NAME = re.compile(
+    r"token|auth|secret|passw|key|cookie|session|signature|credential", re.I
+)
 # Keys Channels' middleware adds: the session, the user and the parsed cookies.
 SECRET_SCOPE_KEYS = {"session", "user", "cookies"}
-SECRET_QUERY_PARAM = re.compile(r"token|secret|password|passwd|key|signature", re.I)
 
 
 def _plain(value: Any) -> Any:
@@ -41,9 +39,7 @@ def _plain(value: Any) -> Any:
 
 def _redact_query(query: str) -> str:
     pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode(
-        [(k, REDACTED if SECRET_QUERY_PARAM.search(k) else v) for k, v in pairs]
-    )
+    return urlencode([(k, REDACTED if SECRET_NAME.search(k) else v) for k, v in pairs])
 
 
 def scope_for_display(scope: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +52,7 @@ def scope_for_display(scope: dict[str, Any]) -> dict[str, Any]:
             shown[key] = [
                 [
                     _plain(name),
-                    REDACTED if name.lower() in SECRET_HEADERS else _plain(v),
+                    REDACTED if SECRET_NAME.search(_plain(name)) else _plain(v),
                 ]
                 for name, v in value
             ]
@@ -106,13 +102,17 @@ def server_program() -> str:
 
 
 def served_by() -> dict[str, str | int]:
-    """Which program, on which host, in which process answered.
+    """Which program, and which replica of it, answered.
 
-    Tells apart replicas behind a proxy: in a container the host name is the
-    container's (its short ID by default); on one host, the process id.
+    "replica" tells processes apart behind a proxy without naming them: a
+    digest of the host name and process id, keyed with SECRET_KEY. With DEBUG
+    on, the host name and process id themselves.
     """
-    return {
+    hostname, pid = socket.gethostname(), os.getpid()
+    shown: dict[str, str | int] = {
         "program": server_program(),
-        "hostname": socket.gethostname(),
-        "pid": os.getpid(),
+        "replica": salted_hmac("replica", f"{hostname}:{pid}").hexdigest()[:12],
     }
+    if settings.DEBUG:
+        shown |= {"hostname": hostname, "pid": pid}
+    return shown

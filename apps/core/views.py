@@ -3,7 +3,7 @@ import json
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from apps.core.health import dependency_problems
 from apps.core.scope import request_scope, served_by, server_program
@@ -34,13 +34,13 @@ DEMOS = [
 ]
 
 
-@require_GET
+@require_safe
 async def home(request: HttpRequest) -> HttpResponse:
     """Index of the demos."""
     return render(request, "core/home.html", {"demos": DEMOS})
 
 
-@require_GET
+@require_safe
 async def scope_page(request: HttpRequest) -> HttpResponse:
     """The HTTP scope of this request, and a socket that shows the WebSocket one."""
     scope = request_scope(request)
@@ -52,7 +52,7 @@ async def scope_page(request: HttpRequest) -> HttpResponse:
     return render(request, "core/scope.html", context)
 
 
-@require_GET
+@require_safe
 async def scope_json(request: HttpRequest) -> JsonResponse:
     """The HTTP scope of this request as JSON (used by the conformance tests)."""
     return JsonResponse({**served_by(), "scope": request_scope(request)})
@@ -62,7 +62,7 @@ async def scope_json(request: HttpRequest) -> JsonResponse:
 MARKS = {SUPPORTED: "✓", UNSUPPORTED: "–", BROKEN: "✗"}
 
 
-@require_GET
+@require_safe
 def servers(request: HttpRequest) -> HttpResponse:
     """The capability matrix measured by the conformance suite."""
     # Sync: it reads a file, which an async view would do on the event loop.
@@ -92,14 +92,14 @@ def servers(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 async def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers. Touches no dependency on purpose."""
     return HttpResponse("ok\n", content_type="text/plain")
 
 
 @never_cache
-@require_GET
+@require_safe
 async def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: 200 when the database and channel layer answer, else 503 and why."""
     problems = await dependency_problems()

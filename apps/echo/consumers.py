@@ -1,23 +1,40 @@
 from channels.generic.websocket import AsyncWebsocketConsumer, WebsocketConsumer
 
+from apps.echo.budget import CLOSE_OVER_BUDGET, echo_budget, frame_size
 from project.consumers import WithoutChannelLayer, WithoutDatabase
 
 
 class EchoConsumer(WithoutChannelLayer, WithoutDatabase, AsyncWebsocketConsumer):
-    """Sends every frame back, on the event loop."""
+    """Sends every frame back, on the event loop, within its budget."""
+
+    async def connect(self) -> None:
+        """Called when the handshake arrives."""
+        self.budget = echo_budget()
+        await self.accept()
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
     ) -> None:
         """Called with each frame the client sends."""
-        await self.send(text_data=text_data, bytes_data=bytes_data)
+        if self.budget.allow(frame_size(text_data, bytes_data)):
+            await self.send(text_data=text_data, bytes_data=bytes_data)
+        else:
+            await self.close(code=CLOSE_OVER_BUDGET)
 
 
 class SyncEchoConsumer(WithoutChannelLayer, WebsocketConsumer):
     """Sends every frame back from a worker thread: what a sync consumer costs."""
 
+    def connect(self) -> None:
+        """Called when the handshake arrives."""
+        self.budget = echo_budget()
+        self.accept()
+
     def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
     ) -> None:
         """Called with each frame the client sends."""
-        self.send(text_data=text_data, bytes_data=bytes_data)
+        if self.budget.allow(frame_size(text_data, bytes_data)):
+            self.send(text_data=text_data, bytes_data=bytes_data)
+        else:
+            self.close(code=CLOSE_OVER_BUDGET)

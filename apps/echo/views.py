@@ -1,6 +1,6 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from apps.core.scope import server_program
 
@@ -11,7 +11,7 @@ ENDPOINTS = [
 ]
 
 
-@require_GET
+@require_safe
 async def index(request: HttpRequest) -> HttpResponse:
     """The three echo endpoints side by side, with round-trip times."""
     context = {"endpoints": ENDPOINTS, "program": server_program()}

@@ -16,7 +16,7 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from apps.chat.protocol import room_name_error
 from apps.chat.selectors import room_is_members_only
@@ -47,7 +47,7 @@ def _check_topic(topic: str) -> None:
         raise Http404(error)
 
 
-@require_GET
+@require_safe
 async def index(request: HttpRequest) -> HttpResponse:
     """The page: a download, two EventSource feeds and a long-poll loop."""
     context = {
@@ -77,14 +77,14 @@ async def export_csv(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 async def exports_json(request: HttpRequest) -> JsonResponse:
     """The latest downloads and how each ended."""
     return JsonResponse({"exports": await export_recent_list(limit=20)})
 
 
 @never_cache
-@require_GET
+@require_safe
 async def export_json(request: HttpRequest, export_id: int) -> JsonResponse:
     export = await export_get(export_id=export_id)
     if export is None:
@@ -168,7 +168,7 @@ async def topic_publish(request: HttpRequest, topic: str) -> JsonResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 async def stats_json(request: HttpRequest) -> JsonResponse:
     """What this server process holds open right now."""
     return JsonResponse({"program": server_program(), **activity_snapshot()})

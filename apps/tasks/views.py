@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from apps.core.scope import server_program
 from apps.live.decorators import asgi_only
@@ -28,7 +28,7 @@ from apps.tasks.services import (
 )
 
 
-@require_GET
+@require_safe
 async def index(request: HttpRequest) -> HttpResponse:
     """The page: submit a job, watch it over WebSocket and SSE, recent jobs."""
     context = {
@@ -73,7 +73,7 @@ def _links(job_id: uuid.UUID) -> dict[str, str]:
 
 
 @never_cache
-@require_GET
+@require_safe
 async def job_json(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     job = await job_get(job_id=job_id)
     if job is None:

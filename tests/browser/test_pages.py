@@ -40,3 +40,25 @@ def test_echo_page_measures_all_three_endpoints(new_page, embedded_env, run_serv
     page.get_by_role("button", name="Send to all three").click()
     median = re.compile(r"^\d+\.\d{2} ms$")
     expect(page.locator("#echo-results .rtt")).to_have_text([median] * 3)
+
+
+def test_the_pages_run_under_a_policy_that_refuses_inline_script(
+    new_page, embedded_env, run_server
+):
+    """Every browser test runs under the CSP: a violation is a console error,
+    which fails it. This one shows the policy is in force."""
+    server = run_server(SERVERS["uvicorn"], embedded_env)
+    page = new_page(expected_errors="Content Security Policy")
+    page.goto(server.url)
+    page.evaluate(
+        "window.violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (event) => window.violations.push(event.violatedDirective))"
+    )
+    try:
+        page.add_script_tag(content="window.injected = true")
+    except Exception:  # noqa: BLE001 - Playwright may report the refused script
+        pass
+    page.wait_for_function("window.violations.length > 0")
+    assert page.evaluate("window.violations") == ["script-src-elem"]
+    assert page.evaluate("window.injected") is None

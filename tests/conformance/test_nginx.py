@@ -120,11 +120,13 @@ def test_nginx_load_balancing(fronted, server_name, dev_tls, record):
     """Behind nginx: both app processes receive requests"""
     nginx = fronted[server_name].nginx
     with client(dev_tls) as http:
-        pids = {http.get(f"{nginx.url}/scope.json").json()["pid"] for _ in range(6)}
-    if len(pids) == 2:
+        replicas = {
+            http.get(f"{nginx.url}/scope.json").json()["replica"] for _ in range(6)
+        }
+    if len(replicas) == 2:
         cell = record(SUPPORTED, "6 requests answered by both processes")
     else:
-        cell = record(BROKEN, f"6 requests answered by {len(pids)} process(es)")
+        cell = record(BROKEN, f"6 requests answered by {len(replicas)} process(es)")
     assert cell.status == SUPPORTED, cell
 
 

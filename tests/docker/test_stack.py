@@ -80,7 +80,7 @@ def sites(stack: Stack) -> dict[str, Endpoint]:
 
 @pytest.fixture(scope="module")
 def replicas(stack: Stack) -> set[str]:
-    """Host names of the uvicorn containers (what /scope.json reports)."""
+    """Host names of the uvicorn containers."""
     containers = stack.container_ids("uvicorn")
     return {stack.inspect(container)["Config"]["Hostname"] for container in containers}
 
@@ -152,11 +152,12 @@ def test_nginx_balances_http_over_every_replica(sites, replicas):
     nginx = sites["nginx"]
     with http_client(nginx) as client:
         answered_by = {
-            client.get(f"{nginx.url}/scope.json").json()["hostname"]
+            client.get(f"{nginx.url}/scope.json").json()["replica"]
             for _ in range(4 * SCALE)
         }
-    # Round robin over the addresses the service name resolves to.
-    assert answered_by == replicas
+    # Round robin over the addresses the service name resolves to; each
+    # container runs one server process, which /scope.json names by a digest.
+    assert len(answered_by) == len(replicas)
 
 
 def test_nginx_upgrades_websockets_to_the_replicas(sites, replicas):
@@ -164,7 +165,7 @@ def test_nginx_upgrades_websockets_to_the_replicas(sites, replicas):
     reached = set()
     for _ in range(2 * SCALE):
         with ws_connect(nginx, "/ws/scope/", ssl_context=nginx.ssl_context()) as ws:
-            reached.add(json.loads(ws.recv(timeout=TIMEOUT))["hostname"])
+            reached.add(json.loads(ws.recv(timeout=TIMEOUT))["replica"])
     # Each new TLS connection may land on either nginx worker, each with its own
     # round robin: more than one replica, but not necessarily all of them.
     assert len(reached) > 1

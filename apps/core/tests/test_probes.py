@@ -9,6 +9,22 @@ from project.asgi import application
 ORIGIN = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
 
 
+@pytest.fixture(autouse=True)
+def probes_on(settings):
+    """Off by default outside DEBUG; the test tiers turn them on."""
+    settings.PROBES_ENABLED = True
+
+
+async def test_with_probes_off_every_probe_is_missing(async_client, settings):
+    settings.PROBES_ENABLED = False
+    echo = await async_client.post("/probe/echo", b"x", content_type="text/plain")
+    stream = await async_client.get("/probe/stream?chunks=1")
+    assert (echo.status_code, stream.status_code) == (404, 404)
+    communicator = WebsocketCommunicator(application, "/ws/probe/close/4009/", ORIGIN)
+    connected, _ = await communicator.connect()
+    assert not connected, "closed before the handshake: servers answer 403"
+
+
 async def test_echo_returns_the_body_as_bytes_that_cannot_render(async_client):
     body = b"<script>alert(1)</script>\x00\xff"
     response = await async_client.post("/probe/echo", body, content_type="text/html")

@@ -1,5 +1,7 @@
 """The scope inspector shows what the server passed, with credentials redacted."""
 
+import os
+import re
 import socket
 
 import pytest
@@ -20,6 +22,13 @@ def test_credentials_are_redacted_and_bytes_decoded():
             (b"cookie", b"sessionid=abc"),
             (b"Authorization", b"Bearer secret"),
             (b"accept", b"text/html"),
+            (b"X-Auth-Token", b"secret-1"),
+            (b"x-access-token", b"secret-2"),
+            (b"x-forwarded-access-token", b"secret-3"),
+            (b"x-amz-security-token", b"secret-4"),
+            (b"x-session-id", b"secret-5"),
+            (b"x-client-credential", b"secret-6"),
+            (b"user-agent", b"curl/8"),
         ],
         "query_string": b"page=2&api_token=s3cret",
         "session": object(),
@@ -33,6 +42,11 @@ def test_credentials_are_redacted_and_bytes_decoded():
         ["cookie", REDACTED],
         ["Authorization", REDACTED],
         ["accept", "text/html"],
+        *([name, REDACTED] for name in ("X-Auth-Token", "x-access-token")),
+        *([name, REDACTED] for name in ("x-forwarded-access-token",)),
+        *([name, REDACTED] for name in ("x-amz-security-token", "x-session-id")),
+        ["x-client-credential", REDACTED],
+        ["user-agent", "curl/8"],
     ]
     assert shown["query_string"] == "page=2&api_token=%5Bredacted%5D"
     assert shown["session"] == shown["user"] == shown["cookies"] == REDACTED
@@ -44,12 +58,20 @@ def test_credentials_are_redacted_and_bytes_decoded():
 
 async def test_http_scope_over_asgi(async_client):
     response = await async_client.get("/scope.json", headers={"cookie": "a=b"})
-    # Tells replicas behind a load balancer apart (tests/docker checks nginx with it).
-    assert response.json()["hostname"] == socket.gethostname()
+    # Tells replicas behind a load balancer apart (tests/docker checks nginx
+    # with it) without naming the host or the process.
+    assert re.fullmatch("[0-9a-f]{12}", response.json()["replica"])
+    assert "hostname" not in response.json() and "pid" not in response.json()
     scope = response.json()["scope"]
     assert scope["type"] == "http"
     assert scope["path"] == "/scope.json"
     assert ["cookie", REDACTED] in scope["headers"]
+
+
+async def test_with_debug_on_the_host_and_process_are_named(async_client, settings):
+    settings.DEBUG = True
+    served = (await async_client.get("/scope.json")).json()
+    assert (served["hostname"], served["pid"]) == (socket.gethostname(), os.getpid())
 
 
 def test_http_scope_over_wsgi_has_the_same_shape(client):
@@ -73,7 +95,7 @@ async def test_websocket_scope_is_sent_on_connect():
     connected, _ = await communicator.connect()
     assert connected
     data = await communicator.receive_json_from()
-    assert data["hostname"] == socket.gethostname()
+    assert re.fullmatch("[0-9a-f]{12}", data["replica"])
     assert data["scope"]["type"] == "websocket"
     assert data["scope"]["path"] == "/ws/scope/"
     assert ["cookie", REDACTED] in data["scope"]["headers"]

@@ -4,6 +4,7 @@ import pytest
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.testing import WebsocketCommunicator
 
+from apps.echo.budget import BURST_BYTES, CLOSE_OVER_BUDGET
 from project.asgi import application
 
 ORIGIN = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
@@ -79,3 +80,18 @@ async def test_a_consumer_with_a_channel_waits_on_the_layer(redis_down):
     """Why the echoes opt out: every consumer with a layer receives from it."""
     with pytest.raises(Exception, match="127.0.0.1:9"):
         await echo_frames(ChannelsDispatchEcho.as_asgi(), "/")
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.django_db
+async def test_a_connection_over_its_budget_is_closed(path):
+    """16 MiB at once pass; the next MiB, sent at once, closes with 1008."""
+    communicator = WebsocketCommunicator(application, path, headers=ORIGIN)
+    assert (await communicator.connect())[0]
+    frame = bytes(1024 * 1024)
+    for _ in range(BURST_BYTES // len(frame)):
+        await communicator.send_to(bytes_data=frame)
+        assert await communicator.receive_from() == frame
+    await communicator.send_to(bytes_data=frame)
+    closed = await communicator.receive_output()
+    assert closed == {"type": "websocket.close", "code": CLOSE_OVER_BUDGET}

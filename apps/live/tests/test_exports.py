@@ -40,13 +40,13 @@ async def test_chunks_are_bounded_whatever_the_size():
 
 
 async def test_a_disconnect_stops_production_and_is_recorded():
-    stream = await StreamingRequest("/live/export.csv?rows=5000000").start()
+    stream = await StreamingRequest("/live/export.csv?rows=1000000").start()
     for _ in range(5):
         await stream.chunk()
     await stream.disconnect()  # returns once the application has finished
     export = await Export.objects.aget(id=int(stream.headers["x-export-id"]))
     assert export.status == "cancelled"
-    assert 0 < export.rows_produced < 100_000  # not the 5 million asked for
+    assert 0 < export.rows_produced < 100_000  # not the million asked for
     assert export.finished_at is not None
 
 
@@ -57,8 +57,8 @@ async def test_a_disconnect_stops_production_and_is_recorded():
         ("rows=0", "rows: Ensure this value is greater than or equal to 1."),
         ("rows=lots", "rows: Enter a whole number."),
         (
-            "rows=10000001",
-            "rows: Ensure this value is less than or equal to 10000000.",
+            "rows=1000001",
+            "rows: Ensure this value is less than or equal to 1000000.",
         ),
     ],
 )

@@ -1,4 +1,4 @@
-from apps.chat.ratelimit import TokenBucket
+from apps.core.ratelimit import TokenBucket
 
 
 class Clock:
@@ -24,3 +24,11 @@ def test_tokens_never_exceed_the_burst():
     bucket = TokenBucket(rate=10, burst=2, clock=clock)
     clock.now += 3600
     assert [bucket.allow() for _ in range(3)] == [True, True, False]
+
+
+def test_a_costly_request_spends_that_many_tokens():
+    clock = Clock()
+    bucket = TokenBucket(rate=100, burst=1000, clock=clock)
+    assert [bucket.allow(400) for _ in range(3)] == [True, True, False]
+    clock.now += 1  # 100 back: 300 now
+    assert (bucket.allow(400), bucket.allow(300)) == (False, True)

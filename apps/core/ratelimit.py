@@ -1,11 +1,13 @@
-"""A per-connection token bucket: bursts are fine, floods are refused."""
+"""A per-connection token bucket: bursts are fine, floods are refused.
+
+Tokens count what the caller limits: messages (chat), bytes (echo)."""
 
 import time
 from collections.abc import Callable
 
 
 class TokenBucket:
-    """Allows `burst` messages at once, then `rate` per second."""
+    """Allows `burst` tokens' worth at once, then `rate` per second."""
 
     def __init__(
         self, *, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
@@ -13,16 +15,16 @@ class TokenBucket:
         self.rate = rate
         self.burst = burst
         self.clock = clock
-        # Tokens left now; one is spent per message, `rate` come back per second.
+        # Tokens left now; `cost` is spent per allow(), `rate` come back per second.
         self.tokens = float(burst)
         self.updated = clock()
 
-    def allow(self) -> bool:
-        """Spend a token if there is one; False means the message is refused."""
+    def allow(self, cost: float = 1) -> bool:
+        """Spend `cost` tokens if there are that many; False means refused."""
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens < 1:
+        if self.tokens < cost:
             return False
-        self.tokens -= 1
+        self.tokens -= cost
         return True
