@@ -3,13 +3,27 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
+# make serve: which server of deploy/servers.toml, on which port, DEBUG or not.
+SERVER ?= daphne
+PORT ?= 8000
+DJANGO_DEBUG ?= 1
 # PostgreSQL for the second test pass (pytest creates and drops test_<name>).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-apps test-servers test-docker test-browser test-conformance capabilities lint format bench bench-quick
+.PHONY: help run serve test test-apps test-servers test-docker test-browser test-conformance capabilities lint format bench bench-quick
+
+.DEFAULT_GOAL := help
+
+# What each target does: the first line of the comment above it.
+help:
+	@echo "Usage: make TARGET   (the README's Quick start: make run, make test)"
+	@awk '/^# / { if (!c) c = substr($$0, 3); next } \
+	  /^[a-z][a-z-]*:/ && c { sub(/:.*/, "", $$1); printf "  %-18s %s\n", $$1, c } \
+	  { c = "" }' $(MAKEFILE_LIST)
 
 $(BIN)/python:
+	@echo "Creating $(VENV) and installing the requirements (the first time: a minute or two)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -27,8 +41,17 @@ run: $(VENV)/.runtime
 	DJANGO_DEBUG=1 $(BIN)/python manage.py collectstatic --noinput -v0
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(ADDR)
 
-# Set up, then lint and run every test: all tiers on SQLite (tests/docker included:
-# it needs a container engine, see deploy/docker/README.md), then the apps on PostgreSQL.
+# Serve with a server of deploy/servers.toml: make serve SERVER=uvicorn [TLS=1].
+# DEBUG on as in `make run`, and no need to activate .venv; PORT=8000; TLS=1 is
+# HTTPS with a local certificate; DJANGO_DEBUG=0: production settings (README).
+serve: $(VENV)/.runtime
+	DJANGO_DEBUG=$(DJANGO_DEBUG) $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=$(DJANGO_DEBUG) $(BIN)/python manage.py collectstatic --noinput -v0
+	DJANGO_DEBUG=$(DJANGO_DEBUG) $(BIN)/python manage.py serve --server $(SERVER) --port $(PORT)$(if $(TLS), --tls)
+
+# Set up, then lint and run every test (the README's test command).
+# All tiers on SQLite (tests/docker included: it needs a container engine, see
+# deploy/docker/README.md), then the apps on PostgreSQL.
 test: $(VENV)/.dev lint
 	$(BIN)/python -m pytest
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest apps
@@ -53,16 +76,19 @@ test-browser: $(VENV)/.dev
 test-conformance: $(VENV)/.dev
 	$(BIN)/python -m pytest -m conformance
 
-# Measure the capability matrix again and publish it: deploy/capabilities.json,
-# deploy/capabilities.md and the README (the comparison with the old one is skipped).
+# Measure the capability matrix again and publish it.
+# Into deploy/capabilities.json, deploy/capabilities.md and the README (the
+# comparison with the old one is skipped).
 capabilities: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/conformance -k "not committed_matrix"
 	$(BIN)/python -m tests.conformance.publish
 
+# Lint and check formatting with ruff.
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Fix what ruff can, and format.
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

@@ -6,6 +6,7 @@ long-polling. Each is an async view; each answers 501 under WSGI (see decorators
 import asyncio
 import logging
 
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.http import (
     Http404,
@@ -54,6 +55,8 @@ async def index(request: HttpRequest) -> HttpResponse:
         "program": server_program(),
         "max_rows": settings.LIVE_EXPORT_MAX_ROWS,
         "exports": await export_recent_list(limit=10),
+        # Another process's events (live_ticker) cannot reach this one live.
+        "layer_in_memory": isinstance(get_channel_layer(), InMemoryChannelLayer),
     }
     return render(request, "live/index.html", context)
 

@@ -16,6 +16,8 @@ class Job(models.Model):
         FAILED = "failed"
         # Stopped on purpose: the web process shut down under it.
         CANCELLED = "cancelled"
+        # Never ran: its runner could not take it (full, busy, unavailable).
+        REFUSED = "refused"
 
     class Runner(models.TextChoices):
         # A `manage.py runworker jobs` process, reached through the channel layer.

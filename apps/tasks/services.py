@@ -54,8 +54,8 @@ def worker_unavailable_reason() -> str | None:
     if isinstance(layer, InMemoryChannelLayer):
         return (
             "Worker jobs need REDIS_URL: the in-memory channel layer lives inside "
-            "one process and cannot reach `manage.py runworker jobs`. Run the job "
-            "in this web process instead, or set REDIS_URL."
+            "one process and cannot reach the worker (manage.py runworker jobs). "
+            "Run the job in this web process instead, or set REDIS_URL."
         )
     if isinstance(layer, RedisPubSubChannelLayer):
         return (
@@ -90,11 +90,11 @@ async def _send_to_worker(job: Job) -> None:
             f"The {WORKER_CHANNEL!r} channel is full: workers are behind or none "
             "runs. Try again later."
         )
-        await _finish(job, Job.Status.FAILED, detail)
+        await _finish(job, Job.Status.REFUSED, detail)
         raise JobRefused("queue_full", detail) from None
     except (RedisError, OSError) as error:
         detail = f"The channel layer is unavailable ({type(error).__name__}): {error}"
-        await _finish(job, Job.Status.FAILED, detail)
+        await _finish(job, Job.Status.REFUSED, detail)
         raise JobRefused("unavailable", detail) from None
 
 
@@ -103,7 +103,7 @@ async def _start_in_process(job: Job) -> None:
         in_process_jobs.start(job_execute(job_id=job.id), name=f"job-{job.id}")
     except Busy as busy:
         detail = f"Refused: {busy}. Try again later."
-        await _finish(job, Job.Status.FAILED, detail)
+        await _finish(job, Job.Status.REFUSED, detail)
         raise JobRefused("busy", detail) from None
 
 

@@ -27,6 +27,8 @@ from apps.tasks.services import (
     worker_unavailable_reason,
 )
 
+RECENT_JOBS = 15
+
 
 @require_safe
 async def index(request: HttpRequest) -> HttpResponse:
@@ -39,7 +41,7 @@ async def index(request: HttpRequest) -> HttpResponse:
         "worker_channel": WORKER_CHANNEL,
         "in_process_running": len(in_process_jobs),
         "in_process_limit": in_process_jobs.limit,
-        "jobs": await job_recent_list(limit=15),
+        "jobs": await job_recent_list(limit=RECENT_JOBS),
     }
     return render(request, "tasks/index.html", context)
 
@@ -70,6 +72,13 @@ def _links(job_id: uuid.UUID) -> dict[str, str]:
         "sse": reverse("tasks:job-sse", args=[job_id]),
         "websocket": f"/ws/tasks/jobs/{job_id}/",
     }
+
+
+@never_cache
+@require_safe
+async def jobs_json(request: HttpRequest) -> JsonResponse:
+    """The recent jobs, newest first (the page's table refreshes from it)."""
+    return JsonResponse({"jobs": await job_recent_list(limit=RECENT_JOBS)})
 
 
 @never_cache

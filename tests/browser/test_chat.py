@@ -79,6 +79,9 @@ def test_errors_a_person_can_hit_are_explained(new_page, embedded_env, run_serve
     expect(page.get_by_role("alert")).to_contain_text("Room names are 1-49 lowercase")
 
     open_room(page, server, "errors", "ada")
+    expect(page.locator("#online li.you")).to_have_text("ada")
+    page.fill("#text", "héllo")
+    expect(page.locator("#char-count")).to_have_text("5 / 2000")
     send(page, "x" * 2001)
     expect(page.locator("#chat-error")).to_have_text(
         "Messages are limited to 2000 characters; this one has 2001."
@@ -98,3 +101,11 @@ def test_errors_a_person_can_hit_are_explained(new_page, embedded_env, run_serve
     # What was dropped is sent again as the rate allows: nothing stays pending.
     expect(page.locator(".chat-log .msg.pending")).to_have_count(0, timeout=60_000)
     expect(log_line(page, "flood 29")).to_be_visible()
+    # In the order typed, on the page and in the stored history; and the
+    # refusal is gone once messages go through.
+    flood = [f"flood {n}" for n in range(30)]
+    texts = page.locator(".chat-log .msg .author + span")
+    expect(texts).to_have_text(flood)
+    expect(page.locator("#chat-error")).to_be_hidden()
+    page.reload()
+    expect(page.locator(".chat-log .msg .author + span")).to_have_text(flood)

@@ -4,6 +4,7 @@ import re
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -78,7 +79,12 @@ def test_the_benchmark_page_renders_its_tables_and_charts(
     server = run_server(SERVERS["uvicorn"], embedded_env)
     page = new_page()
     page.goto(f"{server.url}/bench/")
-    expect(page.locator("table").first).to_be_visible()
+    # Contents first; each section's tables open on demand, under its charts.
+    page.locator(".bench-toc a").nth(1).click()
+    tables = page.locator(".bench-section details.bench-tables").first
+    expect(tables.locator("table").first).to_be_hidden()
+    tables.locator("summary").click()
+    expect(tables.locator("table").first).to_be_visible()
     charts = page.locator("main img")
     expect(charts.first).to_be_visible()
     assert charts.count() >= 4
@@ -87,3 +93,44 @@ def test_the_benchmark_page_renders_its_tables_and_charts(
         expect(chart).to_have_js_property("complete", True)
         assert chart.evaluate("image => image.naturalWidth") > 0, chart
     expect(page.locator("h1")).to_have_text(re.compile("Benchmark", re.I))
+
+
+def test_the_downloads_table_shows_a_new_download_without_a_reload(
+    new_page, embedded_env, run_server
+):
+    server = run_server(SERVERS["uvicorn"], embedded_env)
+    page = new_page()
+    page.goto(f"{server.url}/live/")
+    # An empty log says so (the embedded database has no topic events).
+    empty = page.locator("#topic-log").evaluate(
+        "(el) => el.children.length ? 'has events'"
+        " : getComputedStyle(el, '::before').content"
+    )
+    assert empty == '"No events yet."'
+    # A download from elsewhere (another tab, curl), after the page loaded.
+    download = httpx.get(f"{server.url}/live/export.csv?rows=25", timeout=10)
+    export_id = download.headers["x-export-id"]
+    row = page.locator("#exports tr").filter(has_text=re.compile(f"^{export_id}"))
+    expect(row).to_have_text(re.compile(rf"^{export_id}\s*25\s*25\s*completed$"))
+
+
+def test_a_worker_job_nobody_takes_says_why_and_the_table_keeps_up(
+    new_page, shared_env, run_server
+):
+    """No worker runs: after a few seconds the page asks about it; a job run
+    in the web process meanwhile reaches the recent jobs table without a reload."""
+    server = run_server(SERVERS["uvicorn"], shared_env)
+    page = new_page()
+    page.goto(f"{server.url}/tasks/")
+    page.get_by_role("button", name="Send to the worker").click()
+    expect(page.locator("#ws-status")).to_have_text("queued")
+    expect(page.locator("#job-hint")).to_be_visible()
+    expect(page.locator("#job-hint")).to_contain_text("runworker jobs")
+    page.fill("input[name=steps]", "2")
+    page.fill("input[name=step_ms]", "100")
+    page.get_by_role("button", name="Run in this web process").click()
+    expect(page.locator("#ws-status")).to_have_text("succeeded")
+    expect(page.locator("#job-hint")).to_be_hidden()
+    job_id = page.locator("#job-id").text_content()
+    row = page.locator("#jobs tr").filter(has_text=job_id[:8])
+    expect(row).to_contain_text("succeeded")

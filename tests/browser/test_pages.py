@@ -62,3 +62,24 @@ def test_the_pages_run_under_a_policy_that_refuses_inline_script(
     page.wait_for_function("window.violations.length > 0")
     assert page.evaluate("window.violations") == ["script-src-elem"]
     assert page.evaluate("window.injected") is None
+
+
+def test_the_servers_matrix_fits_at_a_glance_and_opens_each_detail(
+    new_page, embedded_env, run_server
+):
+    server = run_server(SERVERS["uvicorn"], embedded_env)
+    page = new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{server.url}/servers/")
+    box = page.locator(".matrix-scroll")
+    # Every column in view: marks, not sentences.
+    assert box.evaluate("(el) => el.scrollWidth <= el.clientWidth")
+    first = page.locator("#capability-matrix tbody td details").first
+    detail = first.evaluate("(el) => el.lastChild.textContent.trim()")
+    expect(page.get_by_text(detail, exact=True).first).to_be_hidden()
+    first.locator("summary").click()
+    expect(first).to_contain_text(detail)
+    # Scrolled down its box, the header row stays at the top of it.
+    box.evaluate("(el) => el.scrollTo(0, el.scrollHeight)")
+    header = page.locator("#capability-matrix thead th").first
+    top = box.evaluate("(el) => el.getBoundingClientRect().top")
+    assert abs(header.bounding_box()["y"] - top) < 3

@@ -79,3 +79,17 @@ async def test_only_listed_charts_are_served(async_client, results_dir, path):
 async def test_home_page_and_navigation_link_the_benchmarks(async_client):
     page = (await async_client.get("/")).content.decode()
     assert page.count('href="/bench/"') == 2
+
+
+async def test_contents_first_then_each_section_leads_with_its_charts(
+    async_client, results_dir
+):
+    page = (await async_client.get("/bench/")).content.decode()
+    toc = page.split('<nav class="bench-toc"', 1)[1].split("</nav>", 1)[0]
+    sections = page.split('<section class="bench-section" id="')[1:]
+    assert sections, "the synthetic run has sections"
+    for section in sections:
+        anchor = section.split('"', 1)[0]
+        assert f'href="#{anchor}"' in toc
+        if "<img " in section and "<table" in section:
+            assert section.index("<img ") < section.index("<table")

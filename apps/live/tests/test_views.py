@@ -19,6 +19,16 @@ async def test_the_page_explains_itself_and_names_the_server():
     assert "EventSource" in page
 
 
+async def test_with_the_in_memory_layer_the_page_says_what_cannot_arrive(settings):
+    page = (await AsyncClient().get("/live/")).content.decode()
+    assert 'id="layer-in-memory"' in page  # the tests' layer
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer"}
+    }
+    page = (await AsyncClient().get("/live/")).content.decode()
+    assert 'id="layer-in-memory"' not in page
+
+
 async def test_home_and_nav_link_the_page():
     home = (await AsyncClient().get("/")).content.decode()
     assert home.count('href="/live/"') == 2  # the card and the nav

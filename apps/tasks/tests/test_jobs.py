@@ -123,7 +123,7 @@ async def test_in_process_jobs_beyond_the_limit_are_refused_and_recorded(
     assert status == 503
     assert body["error"] == "busy"
     job = await Job.objects.aget()
-    assert job.status == "failed" and "already runs 0" in job.error
+    assert job.status == "refused" and "already runs 0" in job.error
 
 
 async def test_worker_jobs_go_to_the_worker_channel(channel_layer):
@@ -157,8 +157,8 @@ async def test_a_full_worker_channel_is_refused_and_recorded(settings):
     assert (await submit("worker"))[0] == 202
     status, body = await submit("worker")
     assert status == 503 and body["error"] == "queue_full"
-    failed = await Job.objects.aget(status="failed")
-    assert "is full" in failed.error
+    refused = await Job.objects.aget(status="refused")
+    assert "is full" in refused.error
     await get_channel_layer().flush()
 
 
@@ -247,5 +247,8 @@ async def test_the_page_explains_both_runners_and_refuses_the_worker_here():
     page = (await AsyncClient().get("/tasks/")).content.decode()
     assert "runworker jobs" in page and 'id="program"' in page
     assert 'id="worker-unavailable"' in page  # the in-memory layer of the tests
+    # Plain text: no Markdown a browser would show as it is.
+    banner = page.split('id="worker-unavailable"', 1)[1].split("</p>", 1)[0]
+    assert "`" not in banner
     home = (await AsyncClient().get("/")).content.decode()
     assert home.count('href="/tasks/"') == 2

@@ -1,5 +1,7 @@
 // Chat client: no dependencies. Reconnects with exponential backoff and re-sends
 // every message the server has not acknowledged (the server stores each once).
+// One message is in flight at a time, so that one dropped by the rate limit and
+// sent again cannot land after the ones typed later.
 (function () {
   "use strict";
   const root = document.querySelector(".chat");
@@ -11,6 +13,7 @@
   const form = document.getElementById("send");
   const nameInput = document.getElementById("name");
   const textInput = document.getElementById("text");
+  const charCount = document.getElementById("char-count");
   const maxChars = Number(root.dataset.maxChars);
 
   // Close codes after which reconnecting cannot help.
@@ -18,6 +21,8 @@
   const pending = new Map();   // client_id -> text, until the server acknowledges it
   const shown = new Set();     // ids of messages already on screen
   let socket = null;
+  let me = null;               // the name the server gave this connection
+  let inFlight = null;         // the client_id sent and not yet acknowledged
   let attempt = 0;
   let retryTimer = null;
   let resendTimer = null;
@@ -50,6 +55,7 @@
     const row = document.createElement("p");
     row.className = isPending ? "msg pending" : "msg";
     if (message.client_id) { row.dataset.clientId = message.client_id; }
+    if (message.author === me || isPending) { row.classList.add("mine"); }
     const author = document.createElement("span");
     author.className = "author";
     author.textContent = message.author;
@@ -76,36 +82,54 @@
     log.scrollTop = log.scrollHeight;
   }
 
-  function send(clientId, text) {
-    if (socket && socket.readyState === WebSocket.OPEN) {
-      socket.send(JSON.stringify({ type: "message", text: text, client_id: clientId }));
-    }
+  // Send the oldest unacknowledged message, unless one is on its way.
+  function flush() {
+    if (inFlight || !socket || socket.readyState !== WebSocket.OPEN) { return; }
+    const next = pending.keys().next();
+    if (next.done) { return; }
+    inFlight = next.value;
+    socket.send(JSON.stringify({ type: "message", text: pending.get(inFlight), client_id: inFlight }));
   }
 
   const handlers = {
     welcome(data) {
       attempt = 0;
+      me = data.name;
       setStatus(`online as ${data.name}`, true);
       showError("");
-      pending.forEach((text, clientId) => send(clientId, text));
+      inFlight = null;
+      flush();
     },
     history(data) { data.messages.forEach((m) => addMessage(m, false)); },
     message(data) { addMessage(data, false); },
-    ack(data) { pending.delete(data.client_id); },
+    ack(data) {
+      pending.delete(data.client_id);
+      if (data.client_id === inFlight) { inFlight = null; }
+      showError("");  // it went through: an earlier refusal no longer applies
+      flush();
+    },
     presence(data) {
       online.replaceChildren(...data.online.map((name) => {
         const item = document.createElement("li");
         item.textContent = name;
+        if (name === me) { item.className = "you"; item.title = "you"; }
         return item;
       }));
     },
     error(data) {
       showError(data.detail);
-      // A dropped message is still pending: send what is unacknowledged again
-      // once the rate allows (the server stores each client_id once).
-      if (data.code === "rate_limited") {
+      const refused = inFlight;
+      inFlight = null;
+      if (data.code === "rate_limited" || data.code === "unavailable") {
+        // Not stored: sent again, first in line, in a second (or on reconnect).
         clearTimeout(resendTimer);
-        resendTimer = setTimeout(() => pending.forEach((text, id) => send(id, text)), 1000);
+        resendTimer = setTimeout(flush, 1000);
+      } else if (refused) {
+        // Refused for what it is (invalid_message): sending it again cannot help.
+        pending.delete(refused);
+        const draft = log.querySelector(`[data-client-id="${refused}"]`);
+        if (draft) { draft.classList.replace("pending", "refused"); }
+        flush();
       }
     },
   };
@@ -151,9 +175,18 @@
     const clientId = newClientId();
     pending.set(clientId, text);
     addMessage({ author: nameInput.value.trim() || "you", text: text, client_id: clientId }, true);
-    send(clientId, text);
+    flush();
     textInput.value = "";
+    countCharacters();
   });
+
+  function countCharacters() {
+    const length = [...textInput.value].length;
+    charCount.textContent = `${length} / ${maxChars}`;
+    charCount.classList.toggle("over", length > maxChars);
+  }
+  textInput.addEventListener("input", countCharacters);
+  countCharacters();
 
   nameInput.addEventListener("change", () => {
     localStorage.setItem("chat-name", nameInput.value.trim());

@@ -4,6 +4,8 @@ with the same options for all of them.
 """
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -37,6 +39,19 @@ def commands_table() -> str:
             )
             rows.append(f"| {variant.name} (TLS, `--http3`) | + h3 | `{argv}` |")
     return "\n".join(rows) + "\n"
+
+
+def installed_program(name: str) -> str:
+    """The path of `name` in this Python's environment (its bin/, where pip put
+    the servers), so that `.venv/bin/python manage.py serve` works without
+    activating .venv; "python" is this Python itself."""
+    if name == "python":
+        return sys.executable
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if found is None:
+        raise CommandError(f"{name} is not installed: pip install -r requirements.txt")
+    return found
 
 
 class Command(BaseCommand):
@@ -90,12 +105,17 @@ class Command(BaseCommand):
             self.stdout.write(" ".join(argv))
             return
         os.chdir(REPOSITORY)
-        os.execvp(argv[0], argv)
+        program = installed_program(argv[0])
+        os.execv(program, [program, *argv[1:]])
 
     @staticmethod
     def _tls_files(options: dict) -> TLSFiles:
         certfile, keyfile = options["certfile"], options["keyfile"]
         if certfile and keyfile:
+            for path in (certfile, keyfile):
+                if not path.is_file():
+                    # Some servers die on it in a child process and exit 0.
+                    raise CommandError(f"No file at {path}.")
             return TLSFiles(certfile.resolve(), keyfile.resolve())
         if certfile or keyfile:
             raise CommandError("Give both --certfile and --keyfile, or neither.")

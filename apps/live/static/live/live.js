@@ -110,9 +110,29 @@
     if (response.ok) $("stats").textContent = JSON.stringify(await response.json(), null, 2);
   }
 
+  // The downloads table, kept current: a download runs in another tab or
+  // window, and its record changes as it streams and when it ends.
+  async function refreshExports() {
+    const response = await fetch("/live/exports.json");
+    if (!response.ok) return;
+    const { exports } = await response.json();
+    const table = $("exports");
+    const rows = exports.slice(0, 10).map((item) => {
+      const row = document.createElement("tr");
+      for (const value of [item.id, item.rows_produced, item.rows_requested, item.status]) {
+        const cell = document.createElement("td");
+        cell.textContent = value;
+        row.append(cell);
+      }
+      return row;
+    });
+    table.replaceChildren(table.rows[0], ...rows);
+  }
+
   followTopic($("topic").value);
   followRoom($("room").value);
   poll();
   refreshStats();
   setInterval(refreshStats, 3000);
+  setInterval(refreshExports, 3000);
 })();

@@ -3,14 +3,20 @@
   "use strict";
   const $ = (id) => document.getElementById(id);
   const form = $("job-form");
+  // Seconds a worker job may stay queued before the page asks about the worker.
+  const WORKER_HINT_AFTER = 3;
   let followers = [];
+  let latest = null;
+  let hintTimer = null;
 
   function show(transport, job) {
     $(`${transport}-progress`).value = job.progress;
     const status = $(`${transport}-status`);
     status.textContent = job.lost ? `${job.status} (lost)` : job.status;
-    status.className = job.status === "failed" || job.lost ? "badge off" : "badge";
+    status.className = ["failed", "refused"].includes(job.status) || job.lost ? "badge off" : "badge";
     $("job-state").textContent = JSON.stringify(job, null, 2);
+    latest = job;
+    if (job.status !== "queued") $("job-hint").hidden = true;
   }
 
   // Frames may repeat (state on connect, then updates): keep the highest version.
@@ -43,7 +49,38 @@
     $("job").hidden = false;
     $("job-id").textContent = id;
     followers = [followOverWebSocket(id), followOverSSE(id)];
+    latest = null;
+    $("job-hint").hidden = true;
+    clearTimeout(hintTimer);
+    hintTimer = setTimeout(() => {
+      const waiting = latest && latest.status === "queued" && latest.runner === "worker";
+      $("job-hint").hidden = !waiting;
+    }, WORKER_HINT_AFTER * 1000);
   }
+
+  // The recent jobs table, kept current (jobs end while the page is open).
+  async function refreshJobs() {
+    const response = await fetch("/tasks/jobs.json");
+    if (!response.ok) return;
+    const { jobs } = await response.json();
+    const table = $("jobs");
+    table.replaceChildren(table.rows[0], ...jobs.map((job) => {
+      const row = document.createElement("tr");
+      const link = document.createElement("a");
+      link.href = `#${job.id}`;
+      link.textContent = `${job.id.slice(0, 8)}…`;
+      link.addEventListener("click", () => follow(job.id));
+      const cells = [link, job.kind, job.runner, job.lost ? `${job.status} (lost)` : job.status,
+        `${job.progress}%`, job.error];
+      for (const value of cells) {
+        const cell = document.createElement("td");
+        cell.append(value ?? "");
+        row.append(cell);
+      }
+      return row;
+    }));
+  }
+  setInterval(refreshJobs, 3000);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
