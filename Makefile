@@ -3,6 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 ADDR ?= 127.0.0.1:8000
+# make lock: hashes for every file of each release, nothing of this machine's
+# pip configuration (index, find-links) in the files.
+LOCK_OPTIONS := --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
 # make serve: which server of deploy/servers.toml, on which port, DEBUG or not.
 SERVER ?= daphne
 PORT ?= 8000
@@ -11,7 +15,7 @@ DJANGO_DEBUG ?= 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: help run serve test test-apps test-servers test-docker test-browser test-conformance capabilities lint format bench bench-quick
+.PHONY: help run serve lock test test-apps test-servers test-docker test-browser test-conformance capabilities lint format bench bench-quick
 
 .DEFAULT_GOAL := help
 
@@ -27,12 +31,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+$(VENV)/.runtime: requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.dev: requirements.lock requirements-dev.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@ $(VENV)/.runtime
 
 # Set up, then serve HTTP and WebSocket on SQLite and the in-memory layer, DEBUG on.
@@ -82,6 +86,12 @@ test-conformance: $(VENV)/.dev
 capabilities: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/conformance -k "not committed_matrix"
 	$(BIN)/python -m tests.conformance.publish
+
+# Lock requirements*.txt (edited by hand) into requirements*.lock, with hashes.
+# Every dependency, transitive ones too, at one version; make installs the locks.
+lock: $(VENV)/.dev
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_OPTIONS) --output-file requirements.lock requirements.txt
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile $(LOCK_OPTIONS) --output-file requirements-dev.lock requirements-dev.txt
 
 # Lint and check formatting with ruff.
 lint: $(VENV)/.dev
