@@ -31,12 +31,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.lock | $(BIN)/python
+# The locks, then this repository's own package (packages/django-asgi-kit),
+# editable: a local directory has no hash to check, so it goes on its own.
+KIT := packages/django-asgi-kit
+INSTALL_KIT := $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e $(KIT)
+
+$(VENV)/.runtime: requirements.lock $(KIT)/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(INSTALL_KIT)
 	touch $@
 
-$(VENV)/.dev: requirements.lock requirements-dev.lock | $(BIN)/python
+$(VENV)/.dev: requirements.lock requirements-dev.lock $(KIT)/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(INSTALL_KIT)
 	touch $@ $(VENV)/.runtime
 
 # Set up, then serve HTTP and WebSocket on SQLite and the in-memory layer, DEBUG on.

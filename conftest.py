@@ -18,9 +18,9 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from django_asgi_kit.channel_layers import BACKENDS, channel_layer_config
 
-from project.channel_layers import BACKENDS, channel_layer_config
-from tests.private_redis import PrivateRedis
+from testing.private_redis import PrivateRedis
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_DATABASE_URL = os.environ.get(
@@ -128,7 +128,7 @@ def django_db_modify_db_settings(tmp_path_factory) -> None:
     """
     A file, not SQLite's in-memory database, for the test database: Django
     never closes connections to an in-memory one (closing would drop it), so
-    a request thread reused by project.handlers would carry its connection
+    a request thread reused by django_asgi_kit.handlers would carry its connection
     into the next test, where pytest-django forbids database access.
     """
     database = settings.DATABASES["default"]

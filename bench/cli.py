@@ -33,7 +33,6 @@ from bench.compare import (
     parse_env,
     workload_cell,
 )
-from bench.database import ServiceUnavailable
 from bench.harness import (
     CHECK_SERVER,
     RESULTS_ROOT,
@@ -56,8 +55,9 @@ from bench.scale import (
 )
 from bench.soak import SOAK_ROOT, soak, soak_markdown, write_soak
 from bench.targets import measure_targets, parse_target, targets_table
-from project.servers import load_servers
-from tests.servers import ROOT
+from serving.databases import ServiceUnavailable
+from serving.processes import ROOT
+from serving.registry import load_servers
 
 QUICK_ROOT = ROOT / "var" / "bench-results"
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"

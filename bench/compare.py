@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apps.bench.contract import TEST_TYPES
-from bench.database import bench_database
 from bench.plan import ECHO_PATHS, Cell, Group, Preset
 from bench.runner import Runner, Services
 from bench.servers import BenchServer
-from project.servers import load_servers
-from tests.servers import ROOT
+from serving.databases import migrated_database
+from serving.processes import ROOT
+from serving.registry import load_servers
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def compare(
         for index, side in enumerate(sides):
             cwd = stack.enter_context(checkout(side.revision))
             url = stack.enter_context(
-                bench_database(postgres_url, f"bench_compare_{tag}_{index}", cwd=cwd)
+                migrated_database(postgres_url, f"bench_compare_{tag}_{index}", cwd=cwd)
             )
             services = Services(
                 url, redis_url, f"benchcmp{tag}{index}", cwd=cwd, extra_env=side.env

@@ -31,7 +31,6 @@ from rich.progress import (
 
 from bench import loadgen
 from bench.charts import draw_charts
-from bench.database import ServiceUnavailable, bench_database
 from bench.machine import describe_machine, machine_name, versions
 from bench.markdown import to_markdown
 from bench.measure import pinned, run_client
@@ -40,9 +39,10 @@ from bench.report import build_report
 from bench.runner import CLIENT_CPU, Runner, Services
 from bench.schema import validate_run
 from bench.servers import BenchServer
-from project.devcert import ensure_dev_certificates
-from project.servers import ServerVariant
-from tests.servers import ROOT
+from serving.databases import ServiceUnavailable, migrated_database
+from serving.devcert import ensure_dev_certificates
+from serving.processes import ROOT
+from serving.registry import ServerVariant
 
 RESULTS_ROOT = ROOT / "bench" / "results"
 CHECK_SERVER = "uvicorn"
@@ -242,7 +242,7 @@ def run_benchmark(
         plan_seconds(preset, plan) + 2 * preset.repetitions * preset.seconds_per_cell
     )
     tag = uuid.uuid4().hex[:8]
-    with bench_database(postgres_url, f"bench_{tag}", cwd=ROOT) as database_url:
+    with migrated_database(postgres_url, f"bench_{tag}", cwd=ROOT) as database_url:
         services = Services(
             database_url=database_url,
             redis_url=redis_url,

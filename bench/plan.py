@@ -9,7 +9,7 @@ cleartext or TLS, so a plan is a list of server starts with work for each.
 from dataclasses import dataclass, field
 
 from apps.bench.contract import FLAVOURS, TEST_TYPES
-from project.servers import ServerVariant
+from serving.registry import ServerVariant
 
 CHANNEL_LAYERS = ("memory", "redis", "redis-pubsub")
 # The project's echo endpoints (apps/echo) and the raw app's, by label.

@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 from bench.markdown import summary_markdown
-from tests.servers import ROOT
+from serving.processes import ROOT
 
 README = ROOT / "README.md"
 START, END = "<!-- bench-summary:start -->\n", "<!-- bench-summary:end -->"

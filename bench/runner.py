@@ -31,10 +31,10 @@ from bench.measure import (
 from bench.plan import SERVER_SECONDS, Cell, Group, Preset
 from bench.records import too_few_responses
 from bench.servers import BenchServer
-from project.devcert import ca_file
-from project.servers import ServerVariant, TLSFiles
-from tests.nginx import NginxProcess
-from tests.servers import ROOT
+from serving.devcert import ca_file
+from serving.nginx import NginxProcess
+from serving.processes import ROOT
+from serving.registry import ServerVariant, TLSFiles
 
 logger = logging.getLogger(__name__)
 

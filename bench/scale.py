@@ -33,7 +33,6 @@ from typing import Any
 import httpx
 
 from bench import loadgen
-from bench.database import bench_database, database_connections
 from bench.harness import check_redis, preflight, write_record_folder
 from bench.machine import describe_machine, versions
 from bench.markdown import markdown_table
@@ -41,8 +40,9 @@ from bench.measure import pinned, run_client, tree_sample
 from bench.runner import CLIENT_CPU, SERVER_CPU, Services
 from bench.servers import BenchServer
 from bench.wsclient import percentiles_ms
-from project.servers import ServerVariant, load_servers
-from tests.servers import ROOT
+from serving.databases import database_connections, migrated_database
+from serving.processes import ROOT
+from serving.registry import ServerVariant, load_servers
 
 logger = logging.getLogger(__name__)
 
@@ -301,7 +301,7 @@ def scale_server(
     record: dict[str, Any] = {}
     started = time.monotonic()
     try:
-        with bench_database(postgres_url, database, cwd=ROOT) as database_url:
+        with migrated_database(postgres_url, database, cwd=ROOT) as database_url:
             services = Services(database_url, redis_url, f"scale{tag}")
             capacity = str(channel_layer_capacity(connections))
             env = services.server_env("redis") | {

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from project.devcert import ca_file
-from project.servers import ServerVariant, TLSFiles
-from tests.servers import ROOT, ServerProcess
+from serving.devcert import ca_file
+from serving.processes import ROOT, ServerProcess
+from serving.registry import ServerVariant, TLSFiles
 
 PROJECT_TARGET = "project.asgi:application"
 RAW_TARGET = "bench.raw_app:application"

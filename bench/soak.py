@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from bench import loadgen
-from bench.database import bench_database, database_connections
 from bench.harness import check_redis, preflight, write_record_folder
 from bench.markdown import markdown_table
 from bench.measure import pinned, tree_sample
 from bench.runner import CLIENT_CPU, SERVER_CPU, Services
 from bench.servers import BenchServer
-from project.servers import load_servers
-from tests.servers import ROOT
+from serving.databases import database_connections, migrated_database
+from serving.processes import ROOT
+from serving.registry import load_servers
 
 SOAK_ROOT = ROOT / "var" / "bench-results"
 SAMPLE_SECONDS = 5
@@ -106,7 +106,7 @@ def soak(
     tag = uuid.uuid4().hex[:8]
     database = f"bench_soak_{tag}"
     started = datetime.datetime.now(datetime.UTC)
-    with bench_database(postgres_url, database, cwd=ROOT) as database_url:
+    with migrated_database(postgres_url, database, cwd=ROOT) as database_url:
         services = Services(database_url, redis_url, f"soak{tag}")
         variant = load_servers()[server_name]
         server = BenchServer(variant, services.server_env("redis"), cpu=SERVER_CPU)

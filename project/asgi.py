@@ -13,7 +13,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
-from project.handlers import get_asgi_application, with_sync_calls_on  # noqa: E402
+from django_asgi_kit.handlers import get_asgi_application, with_sync_calls_on  # noqa: E402
 
 # Set up Django (apps, settings) before importing anything that uses models.
 django_asgi_app = get_asgi_application()
@@ -26,10 +26,10 @@ from channels.routing import (  # noqa: E402
 )
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django_asgi_kit.http3 import lowercase_http3_response_headers  # noqa: E402
 from servestatic import ServeStaticASGI  # noqa: E402
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: E402
 
-from project.http3 import lowercase_http3_response_headers  # noqa: E402
 from project.lifespan import lifespan  # noqa: E402
 from project.routing import channel_routes, websocket_urlpatterns  # noqa: E402
 from project.static import serving_static_files  # noqa: E402

@@ -14,8 +14,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
-
-from project.channel_layers import channel_layer_config
+from django_asgi_kit.channel_layers import channel_layer_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -97,8 +96,8 @@ LOCAL_APPS = [
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
-# Under ASGI, project.handlers.ASGIHandler loads each of these as its twin in
-# project/middleware.py, whose hooks run on the event loop instead of one thread
+# Under ASGI, django_asgi_kit.handlers.ASGIHandler loads each of these as its twin in
+# django_asgi_kit.middleware, whose hooks run on the event loop instead of one thread
 # hop each. This list keeps Django's names so its system checks see them; under
 # WSGI these very classes run. Static files are served outside this chain
 # (project/static.py).
@@ -182,11 +181,11 @@ def _database_pool(database: dict) -> dict | None:
 
 if db_pool := _database_pool(DATABASES["default"]):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = db_pool
-# Request threads project.handlers keeps for the next requests: about the
+# Request threads django_asgi_kit.handlers keeps for the next requests: about the
 # number of requests a process serves at once. More get a thread each, which
 # ends with its request.
 ASGI_IDLE_THREADS = env.int("DJANGO_ASGI_IDLE_THREADS", default=32)
-# Requests for sync views project.handlers serves at once, per process (a
+# Requests for sync views django_asgi_kit.handlers serves at once, per process (a
 # thread each), as a WSGI server's thread count; more wait their turn on the
 # event loop. 4 served sync views 1.4x faster than no limit under 64
 # connections (README, "Django on ASGI as fast as WSGI"); raise it for sync
@@ -197,7 +196,7 @@ if ASGI_MAX_SYNC_REQUESTS < 0:
     raise ImproperlyConfigured(
         "DJANGO_ASGI_MAX_SYNC_REQUESTS must be 0 (no limit) or a positive number."
     )
-# Largest request body, in bytes, files included, that project.handlers reads;
+# Largest request body, in bytes, files included, that django_asgi_kit.handlers reads;
 # a larger one is answered 413 before it is read (0: no limit). The default is
 # Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB, files excluded), which Django
 # checks only when a view reads the body, after all of it was received.
@@ -206,7 +205,7 @@ if ASGI_MAX_REQUEST_BODY < 0:
     raise ImproperlyConfigured("DJANGO_ASGI_MAX_REQUEST_BODY must be 0 or more.")
 # Threads shared by requests that hold none of their own (streamed bodies,
 # long-polls), per process: each sync call such a request makes takes one
-# for its duration (project.handlers).
+# for its duration (django_asgi_kit.handlers).
 ASGI_SHARED_THREADS = env.int("DJANGO_ASGI_SHARED_THREADS", default=4)
 if ASGI_SHARED_THREADS < 1:
     raise ImproperlyConfigured("DJANGO_ASGI_SHARED_THREADS must be 1 or more.")
@@ -218,7 +217,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 # "memory" (one process only), "redis" (channels_redis RedisChannelLayer, the
 # default with REDIS_URL) or "redis-pubsub" (RedisPubSubChannelLayer). Why redis
-# is the default: see project/channel_layers.py.
+# is the default: see django_asgi_kit.channel_layers.
 CHANNEL_LAYER_KIND = env.str(
     "DJANGO_CHANNEL_LAYER", default="redis" if REDIS_URL else "memory"
 )

@@ -5,65 +5,30 @@ Servers in one test session share a fresh PostgreSQL database and a Redis
 prefix of their own, as processes of one deployment do.
 """
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 
 from conftest import TEST_DATABASE_URL, TEST_REDIS_URL, unique_prefix
-from project.servers import ServerVariant, load_servers
-from tests.servers import ROOT, ServerProcess, child_environment
-
-SERVERS = load_servers()
-SECRET_KEY = "process-tests-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def base_environment() -> dict[str, str]:
-    """Production settings, but over plain HTTP on loopback."""
-    return {
-        "DJANGO_SECRET_KEY": SECRET_KEY,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        # The conformance suite's endpoints (apps/core/probes.py).
-        "DJANGO_PROBES": "true",
-        # Short, so that a dead connection leaves the presence list within ~2 s.
-        "DJANGO_CHAT_PRESENCE_HEARTBEAT": "0.5",
-    }
-
-
-def migrate(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=child_environment(env),
-        check=True,
-        timeout=120,
-    )
+from serving.databases import migrate, migrated_database
+from serving.processes import ServerProcess
+from serving.registry import ServerVariant
+from testing.environments import SERVERS, base_environment
 
 
 @pytest.fixture(scope="session")
 def shared_env() -> Iterator[dict[str, str]]:
     """PostgreSQL and Redis: what several server processes share in production."""
-    name = f"asgi_test_{uuid.uuid4().hex[:10]}"
-    admin_url = TEST_DATABASE_URL
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(admin_url)
     env = {
         **base_environment(),
-        "DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}")),
         "REDIS_URL": TEST_REDIS_URL,
         "DJANGO_CHANNEL_LAYER_PREFIX": unique_prefix(),
     }
-    migrate(env)
-    yield env
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    name = f"asgi_test_{uuid.uuid4().hex[:10]}"
+    with migrated_database(TEST_DATABASE_URL, name, env=env) as url:
+        yield {**env, "DATABASE_URL": url}
 
 
 @pytest.fixture(scope="session")

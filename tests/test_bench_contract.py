@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from apps.bench.contract import FLAVOURS, TEST_TYPES, response_problems
-from tests.conftest import SERVERS
+from testing.environments import SERVERS
 
 pytestmark = pytest.mark.servers
 

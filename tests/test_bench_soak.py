@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.servers import ROOT
+from serving.processes import ROOT
 
 
 @pytest.mark.bench

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from tests.conftest import SERVERS
-from tests.servers import ROOT
+from serving.processes import ROOT
+from testing.environments import SERVERS
 
 
 @pytest.mark.bench

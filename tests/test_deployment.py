@@ -8,9 +8,9 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.clients import chat_join, chat_say, receive_until
-from tests.conftest import SERVERS, base_environment
-from tests.servers import ServerProcess, free_port, start_all
+from serving.processes import ServerProcess, free_port, start_all
+from testing.clients import chat_join, chat_say, receive_until
+from testing.environments import SERVERS, base_environment
 
 pytestmark = pytest.mark.servers
 

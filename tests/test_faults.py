@@ -14,10 +14,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 from apps.chat.protocol import CLOSE_TRY_AGAIN
-from tests.clients import chat_join, chat_say, receive_until, ws_connect
-from tests.conftest import SERVERS
-from tests.live_clients import open_connections, stats, wait_for
-from tests.servers import ServerProcess
+from serving.processes import ServerProcess
+from testing.clients import chat_join, chat_say, receive_until, ws_connect
+from testing.environments import SERVERS
+from testing.live_clients import open_connections, stats, wait_for
 
 pytestmark = pytest.mark.servers
 # The servers a deployment would run; runserver is development only.
@@ -148,7 +148,7 @@ def test_persistent_connections_are_reused_by_the_request_threads(
     belongs to the thread
     that opened it. Django's own handler starts a thread per request, so requests
     leave connections behind until the garbage collector finds them (10 of 50
-    still open, measured); project.handlers reuses its request threads, so one
+    still open, measured); django_asgi_kit.handlers reuses its request threads, so one
     after another, requests share one connection.
     """
     env = {**shared_env, "DJANGO_DB_POOL_MAX_SIZE": "0", "DJANGO_CONN_MAX_AGE": "60"}

@@ -1,4 +1,4 @@
-"""project.handlers.ASGIHandler: threads reused, sync code still isolated,
+"""django_asgi_kit.handlers.ASGIHandler: threads reused, sync code still isolated,
 signals queued on the request's thread, disconnects still cancel the view."""
 
 import asyncio
@@ -11,9 +11,9 @@ from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
+from django_asgi_kit.handlers import ASGIHandler, RequestThread, holds_no_thread
 
-from apps.live.tests.waiting import eventually
-from project.handlers import ASGIHandler, RequestThread, holds_no_thread
+from testing.waiting import eventually
 from tests import threads_urls
 
 REQUEST_SCOPE = {

@@ -17,9 +17,9 @@ import redis
 from httpx_sse import connect_sse
 
 from conftest import TEST_REDIS_URL
-from tests.conftest import SERVERS
-from tests.live_clients import site_client, sse_events, stats, ticker, wait_for
-from tests.servers import HOST
+from serving.processes import HOST
+from testing.environments import SERVERS
+from testing.live_clients import site_client, sse_events, stats, ticker, wait_for
 
 pytestmark = pytest.mark.servers
 

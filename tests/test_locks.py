@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.servers import ROOT
+from serving.processes import ROOT
 
 PIN = re.compile(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s;#]+)", re.M)
 

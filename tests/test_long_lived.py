@@ -24,9 +24,10 @@ from websockets.client import ClientProtocol
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from tests.clients import chat_join, ws_connect
-from tests.conftest import SERVERS
-from tests.live_clients import (
+from serving.processes import HOST, ServerProcess
+from testing.clients import chat_join, ws_connect
+from testing.environments import SERVERS
+from testing.live_clients import (
     open_connections,
     site_client,
     sse_events,
@@ -34,7 +35,6 @@ from tests.live_clients import (
     submit,
     wait_for,
 )
-from tests.servers import HOST, ServerProcess
 
 pytestmark = pytest.mark.servers
 

@@ -1,4 +1,4 @@
-"""project.middleware under ASGI: hooks on the event loop, behaviour unchanged."""
+"""django_asgi_kit.middleware under ASGI: hooks on the event loop, same behaviour."""
 
 import threading
 
@@ -9,10 +9,10 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient
 from django.utils.deprecation import MiddlewareMixin
+from django_asgi_kit.handlers import ASGIHandler
+from django_asgi_kit.middleware import TWIN_PATHS, InlineHooks, with_twins
 
 from apps.chat.models import Room
-from project.handlers import ASGIHandler
-from project.middleware import TWIN_PATHS, InlineHooks, with_twins
 
 seen: dict[str, int] = {}
 
@@ -76,7 +76,7 @@ def test_the_asgi_handler_loads_the_inline_twins():
 
 def test_every_twin_replaces_the_django_class_it_extends():
     assert with_twins(["django.middleware.security.SecurityMiddleware", "a.B"]) == [
-        "project.middleware.SecurityMiddleware",
+        "django_asgi_kit.middleware.SecurityMiddleware",
         "a.B",
     ]
     # Every class of settings.MIDDLEWARE has one: none hops to a thread.

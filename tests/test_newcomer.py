@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import HOST, ROOT, free_port
+from serving.processes import HOST, ROOT, free_port
 
 pytestmark = pytest.mark.servers
 

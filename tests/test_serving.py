@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from apps.chat.protocol import CLOSE_TOO_LARGE
-from tests.clients import chat_join, chat_say, receive_until, ws_connect
+from testing.clients import chat_join, chat_say, receive_until, ws_connect
 
 pytestmark = pytest.mark.servers
 

@@ -11,11 +11,11 @@ import pytest
 from httpx_sse import connect_sse
 
 from conftest import unique_prefix
-from tests.clients import ws_connect
-from tests.conftest import SERVERS
-from tests.live_clients import job_row, site_client, sse_events, submit, wait_for
-from tests.servers import ServerProcess
-from tests.workers import WorkerProcess
+from serving.processes import ServerProcess
+from testing.clients import ws_connect
+from testing.environments import SERVERS
+from testing.live_clients import job_row, site_client, sse_events, submit, wait_for
+from testing.workers import WorkerProcess
 
 pytestmark = pytest.mark.servers
 

@@ -11,8 +11,7 @@ from asgiref.sync import async_to_sync, markcoroutinefunction, sync_to_async
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import path
-
-from project.handlers import holds_no_thread
+from django_asgi_kit.handlers import holds_no_thread
 
 # Both requests of a pair must be inside the view at once, which is only
 # possible if they run on different threads.

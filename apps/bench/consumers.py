@@ -9,8 +9,7 @@ costs each member no thread hop.
 """
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-
-from project.consumers import WithoutDatabase
+from django_asgi_kit.consumers import WithoutDatabase
 
 JOINED = '{"type": "joined"}'
 

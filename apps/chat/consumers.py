@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
+from django_asgi_kit.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
 from redis.exceptions import RedisError
 
 from apps.chat.models import Room
@@ -30,7 +31,6 @@ from apps.chat.services import (
     room_get_or_create,
 )
 from apps.core.ratelimit import TokenBucket
-from project.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class ChatConsumer(
     One connection in one room: validates, stores, then broadcasts. Group events
     (chat.message, chat.presence) are only forwarded, so they skip Channels'
     per-message database check; the room is left however the connection ends
-    (project.consumers).
+    (django_asgi_kit.consumers).
     """
 
     room: Room | None = None

@@ -2,9 +2,9 @@ from channels.generic.websocket import (
     AsyncJsonWebsocketConsumer,
     AsyncWebsocketConsumer,
 )
+from django_asgi_kit.consumers import WithoutChannelLayer, WithoutDatabase
 
 from apps.core.scope import scope_for_display, served_by
-from project.consumers import WithoutChannelLayer, WithoutDatabase
 
 
 class ScopeConsumer(AsyncJsonWebsocketConsumer):

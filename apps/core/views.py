@@ -7,7 +7,7 @@ from django.views.decorators.http import require_safe
 
 from apps.core.health import dependency_problems
 from apps.core.scope import request_scope, served_by, server_program
-from project.capabilities import (
+from serving.capabilities import (
     BROKEN,
     SUPPORTED,
     UNSUPPORTED,

@@ -1,7 +1,7 @@
 from channels.generic.websocket import AsyncWebsocketConsumer, WebsocketConsumer
+from django_asgi_kit.consumers import WithoutChannelLayer, WithoutDatabase
 
 from apps.echo.budget import CLOSE_OVER_BUDGET, echo_budget, frame_size
-from project.consumers import WithoutChannelLayer, WithoutDatabase
 
 
 class EchoConsumer(WithoutChannelLayer, WithoutDatabase, AsyncWebsocketConsumer):

@@ -3,9 +3,9 @@
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django_asgi_kit.consumers import ClosesCleanly, WithoutDatabase
 
 from apps.live.topics import topic_group, topic_name_error
-from project.consumers import ClosesCleanly, WithoutDatabase
 
 CLOSE_INVALID_TOPIC = 4404
 

@@ -8,11 +8,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_asgi_kit.channel_layers import CHANNEL_LAYER_ERRORS
 
 from apps.live.models import Export, Topic, TopicEvent
 from apps.live.selectors import topic_event_as_dict
 from apps.live.topics import topic_group
-from project.channel_layers import CHANNEL_LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
 

@@ -44,9 +44,9 @@ from typing import Any, Protocol
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django_asgi_kit.channel_layers import CHANNEL_LAYER_ERRORS
 
 from apps.live.activity import holding
-from project.channel_layers import CHANNEL_LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ async def _leave(
 
 async def _stop(reader: asyncio.Task) -> None:
     """Cancel the reader, again until it ends: a cancellation can be lost in
-    redis-py on Python 3.11 (see project.handlers.CancelledOnDisconnect)."""
+    redis-py on Python 3.11 (see django_asgi_kit.handlers.CancelledOnDisconnect)."""
     deadline = asyncio.get_running_loop().time() + CLEANUP_SECONDS
     while not reader.done() and asyncio.get_running_loop().time() < deadline:
         reader.cancel()

@@ -18,6 +18,8 @@ from django.http import (
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
+from django_asgi_kit.channel_layers import CHANNEL_LAYER_ERRORS
+from django_asgi_kit.handlers import holds_no_thread
 
 from apps.chat.protocol import room_name_error
 from apps.chat.selectors import room_is_members_only
@@ -32,8 +34,6 @@ from apps.live.selectors import export_get, export_recent_list, topic_last_seq
 from apps.live.services import export_start, topic_event_publish
 from apps.live.sse import sse_for, unavailable
 from apps.live.topics import topic_name_error
-from project.channel_layers import CHANNEL_LAYER_ERRORS
-from project.handlers import holds_no_thread
 
 logger = logging.getLogger(__name__)
 

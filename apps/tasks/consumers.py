@@ -2,10 +2,10 @@ from typing import Any
 
 from channels.consumer import AsyncConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django_asgi_kit.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
 
 from apps.tasks.selectors import job_get
 from apps.tasks.services import job_execute, job_group
-from project.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
 
 CLOSE_UNKNOWN_JOB = 4404
 

@@ -5,7 +5,7 @@ import pytest
 from apps.bench.contract import TEST_TYPES
 from bench.plan import PRESETS, build_plan, plan_seconds
 from bench.servers import RAW_TARGET, BenchServer, with_application
-from project.servers import load_servers
+from serving.registry import load_servers
 
 SERVERS = load_servers()
 ASGI = [n for n, v in SERVERS.items() if v.interface == "asgi" and not v.development]

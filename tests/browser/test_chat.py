@@ -5,8 +5,8 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import SERVERS
-from tests.servers import ServerProcess
+from serving.processes import ServerProcess
+from testing.environments import SERVERS
 
 pytestmark = pytest.mark.browser
 # Chromium logs a failed reconnection attempt (server down) as a console error.

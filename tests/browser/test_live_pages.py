@@ -8,10 +8,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from project.devcert import ensure_dev_certificates
-from tests.conftest import SERVERS
-from tests.servers import ServerProcess
-from tests.workers import WorkerProcess
+from serving.devcert import ensure_dev_certificates
+from serving.processes import ServerProcess
+from testing.environments import SERVERS
+from testing.workers import WorkerProcess
 
 pytestmark = pytest.mark.browser
 

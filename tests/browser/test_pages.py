@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import SERVERS
+from testing.environments import SERVERS
 
 pytestmark = pytest.mark.browser
 

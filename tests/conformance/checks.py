@@ -9,9 +9,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from project.capabilities import UNSUPPORTED, Cell
-from project.servers import load_servers
-from tests.clients import TIMEOUT
+from serving.capabilities import UNSUPPORTED, Cell
+from serving.registry import load_servers
+from testing.clients import TIMEOUT
 
 SERVERS = load_servers()
 

@@ -3,7 +3,7 @@ The conformance tier: every server of deploy/servers.toml runs for real on a
 free loopback port (its plain command and, where the registry has one, its TLS
 command with the development certificate), each capability is checked over the
 network with real clients, and every outcome becomes a cell of the capability
-matrix (project/capabilities.py), written to var/conformance/ at the end.
+matrix (serving/capabilities.py), written to var/conformance/ at the end.
 
 Servers that checks leave running are started once per session, all at once;
 checks that stop or reconfigure a server start processes of their own.
@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from project.capabilities import Cell, Matrix
-from project.devcert import ca_file, ensure_dev_certificates
-from project.servers import REPOSITORY, ServerVariant, TLSFiles, load_servers
-from tests.servers import ServerProcess, start_all
+from serving.capabilities import Cell, Matrix
+from serving.devcert import ca_file, ensure_dev_certificates
+from serving.processes import ServerProcess, start_all
+from serving.registry import ROOT, ServerVariant, TLSFiles, load_servers
 
 SERVERS = load_servers()
-RUN_DIRECTORY = REPOSITORY / "var" / "conformance"
+RUN_DIRECTORY = ROOT / "var" / "conformance"
 MATRIX = pytest.StashKey[Matrix]()
 # Modules in the order their rows appear in the matrix; the comparison with the
 # committed matrix (test_matrix.py) runs last, when every cell is in.

@@ -12,17 +12,17 @@ one complete measurement.
 import shutil
 import sys
 
-from project.capabilities import (
+from serving.capabilities import (
     PUBLISHED_JSON,
     PUBLISHED_MARKDOWN,
     MatrixError,
     load_matrix,
     matrix_changes,
 )
-from project.servers import REPOSITORY
+from serving.registry import ROOT
 
-RUN_JSON = REPOSITORY / "var" / "conformance" / "capabilities.json"
-README = REPOSITORY / "README.md"
+RUN_JSON = ROOT / "var" / "conformance" / "capabilities.json"
+README = ROOT / "README.md"
 START, END = "<!-- capabilities:start -->\n", "<!-- capabilities:end -->"
 
 

@@ -23,12 +23,12 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from apps.echo.budget import BURST_BYTES
-from project.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
-from tests.clients import TIMEOUT
+from serving.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from serving.nginx import NginxProcess
+from serving.processes import HOST, free_port
+from testing.clients import TIMEOUT
 from tests.conformance.checks import assert_websocket_refused, speaks_websocket
 from tests.conformance.conftest import ServerPool, servers_in_session
-from tests.nginx import NginxProcess
-from tests.servers import HOST, free_port
 
 pytestmark = pytest.mark.conformance
 

@@ -7,9 +7,9 @@ import socket
 import httpx
 import pytest
 
-from project.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from serving.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from serving.processes import HOST
 from tests.conformance.wire import NoResponse, request
-from tests.servers import HOST
 
 pytestmark = pytest.mark.conformance
 

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from project.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
-from tests.clients import ws_connect
+from serving.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from serving.processes import ServerProcess, start_all
+from testing.clients import ws_connect
 from tests.conformance.checks import SERVERS, speaks_websocket
 from tests.conformance.conftest import servers_in_session
-from tests.servers import ServerProcess, start_all
 
 pytestmark = pytest.mark.conformance
 

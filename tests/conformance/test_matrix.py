@@ -2,7 +2,7 @@
 
 import pytest
 
-from project.capabilities import load_matrix, matrix_changes
+from serving.capabilities import load_matrix, matrix_changes
 
 pytestmark = pytest.mark.conformance
 

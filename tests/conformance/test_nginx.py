@@ -19,7 +19,9 @@ from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from uvicorn.config import Config
 
-from project.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from serving.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from serving.nginx import TEMPLATE, NginxProcess, render_template
+from serving.processes import HOST, ROOT, ServerProcess, free_port, start_all
 from tests.conformance.checks import (
     SERVERS,
     assert_websocket_refused,
@@ -28,8 +30,6 @@ from tests.conformance.checks import (
 )
 from tests.conformance.conftest import servers_in_session
 from tests.conformance.wire import request
-from tests.nginx import TEMPLATE, NginxProcess, render_template
-from tests.servers import HOST, ROOT, ServerProcess, free_port, start_all
 
 pytestmark = pytest.mark.conformance
 

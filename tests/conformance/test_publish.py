@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from project.capabilities import SUPPORTED, Cell, Matrix, MatrixError
+from serving.capabilities import SUPPORTED, Cell, Matrix, MatrixError
 from tests.conformance import publish
 
 pytestmark = pytest.mark.conformance

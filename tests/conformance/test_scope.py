@@ -10,13 +10,13 @@ import ssl
 
 import pytest
 
-from project.capabilities import BROKEN, SUPPORTED, Cell
+from serving.capabilities import BROKEN, SUPPORTED, Cell
+from serving.processes import HOST, ServerProcess
 from tests.conformance.checks import (
     assert_websocket_refused,
     speaks_websocket,
     websocket_once,
 )
-from tests.servers import HOST, ServerProcess
 
 pytestmark = pytest.mark.conformance
 

@@ -14,10 +14,10 @@ import subprocess
 import httpx
 import pytest
 
-from project.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from serving.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from serving.processes import HOST, ROOT, ServerProcess, child_environment
 from tests.conformance.checks import SERVERS, speaks_websocket, websocket_once
 from tests.conformance.h3 import H3Error, h3_get
-from tests.servers import HOST, ROOT, ServerProcess, child_environment
 
 pytestmark = pytest.mark.conformance
 
@@ -157,7 +157,7 @@ def test_http3(tls_server, server_name, dev_tls, record):
         cell = record(BROKEN, str(exc))
     else:
         if page.status == 200 and b"Django on ASGI" in page.body:
-            cell = record(SUPPORTED, "pages over QUIC (with project/http3.py)")
+            cell = record(SUPPORTED, "pages over QUIC (with django_asgi_kit.http3)")
         else:
             cell = record(BROKEN, f"answered {page.status}")
     assert (cell.status == SUPPORTED) == declared, cell
@@ -182,7 +182,7 @@ def test_alt_svc(tls_server, server_name, dev_tls, record):
 
 def test_django_over_http3_needs_lowercase_header_names(shared_env, dev_tls):
     """
-    Without project/http3.py, hypercorn passes Django's "Content-Type" to
+    Without django_asgi_kit.http3, hypercorn passes Django's "Content-Type" to
     aioquic as it is, and the HTTP/3 client rejects the response as malformed.
     If this starts to pass, hypercorn (or Django) fixed it and the wrapper can go.
     """

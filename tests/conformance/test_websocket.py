@@ -4,8 +4,8 @@ import uuid
 
 import pytest
 
-from project.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
-from tests.clients import chat_join, chat_say, receive_until, ws_connect
+from serving.capabilities import BROKEN, SUPPORTED, UNSUPPORTED
+from testing.clients import chat_join, chat_say, receive_until, ws_connect
 from tests.conformance.checks import (
     assert_websocket_refused,
     close_code_received,

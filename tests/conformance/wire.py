@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import h11
 
-from tests.servers import HOST
+from serving.processes import HOST
 
 
 class NoResponse(Exception):

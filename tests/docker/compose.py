@@ -16,8 +16,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from project.servers import load_servers
-from tests.servers import HOST, ROOT, free_port
+from serving.processes import HOST, ROOT, free_port
+from serving.registry import load_servers
 
 SERVERS = load_servers()
 # The servers the stack runs: every ASGI server that is not development-only.

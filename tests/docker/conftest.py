@@ -16,10 +16,7 @@ from tests.docker.compose import Stack, engine_problem
 SCALE = 3
 STACK = pytest.StashKey[Stack]()
 DURATIONS = pytest.StashKey[dict[str, float]]()
-SETUP_HELP = (
-    "Set up the engine first: bash ../shared/containers/setup-engine.sh && "
-    "bash ../shared/containers/build-base-images.sh (see deploy/docker/README.md)."
-)
+SETUP_HELP = "Set up a Docker-compatible engine first (see deploy/docker/README.md)."
 
 
 def pytest_configure(config: pytest.Config) -> None:

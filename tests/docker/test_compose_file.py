@@ -9,6 +9,7 @@ import re
 import pytest
 import yaml
 
+from serving.processes import ROOT
 from tests.docker.compose import (
     COMPOSE_FILE,
     ENV_EXAMPLE,
@@ -16,7 +17,6 @@ from tests.docker.compose import (
     SERVERS,
     STACK_SERVERS,
 )
-from tests.servers import ROOT
 
 # Seconds compose waits beyond a server's own graceful-shutdown setting.
 STOP_MARGIN = 5

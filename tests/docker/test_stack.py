@@ -21,11 +21,11 @@ import yaml
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
-from tests.clients import TIMEOUT, chat_join, chat_say, receive_until, ws_connect
+from serving.processes import HOST
+from testing.clients import TIMEOUT, chat_join, chat_say, receive_until, ws_connect
+from testing.live_clients import site_client
 from tests.docker.compose import STACK_SERVERS, Endpoint, Stack
 from tests.docker.conftest import SCALE, record_duration
-from tests.live_clients import site_client
-from tests.servers import HOST
 
 # Building can take minutes on a fresh machine (pip inside the image).
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]

@@ -4,12 +4,12 @@ import asyncio
 
 import pytest
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
+from django_asgi_kit.channel_layers import RedisChannelLayer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MaxConnectionsError
 
 from conftest import TEST_REDIS_URL, unique_prefix
-from project.channel_layers import RedisChannelLayer
-from tests.private_redis import PrivateRedis
+from testing.private_redis import PrivateRedis
 
 CHANNELS = 60
 

@@ -2,10 +2,10 @@
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
+from django_asgi_kit.http3 import lowercase_http3_response_headers
 
 from apps.core.tests.test_settings import PRODUCTION, run_python
 from project.asgi import application, django_asgi_app
-from project.http3 import lowercase_http3_response_headers
 
 
 def http_scope(http_version: str) -> dict:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from project.capabilities import (
+from serving.capabilities import (
     BROKEN,
     SUPPORTED,
     UNSUPPORTED,

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from conftest import channel_layers_setting
 from project.lifespan import lifespan
-from tests.servers import free_port
+from serving.processes import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-import project.capabilities as capabilities
-from project.capabilities import load_matrix
-from project.servers import load_servers
+import serving.capabilities as capabilities
+from serving.capabilities import load_matrix
+from serving.registry import load_servers
 
 
 def test_home_links_the_servers_page(client):

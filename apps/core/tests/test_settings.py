@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import child_environment
+from serving.processes import child_environment
 
 ROOT = Path(__file__).resolve().parents[3]
 STRONG_KEY = "k" * 20 + "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -67,7 +67,7 @@ def test_urls_switch_to_postgresql_and_redis():
     )
     assert shown["debug"] is False
     assert shown["database"] == "django.db.backends.postgresql"
-    assert shown["layer"] == "project.channel_layers.RedisChannelLayer"
+    assert shown["layer"] == "django_asgi_kit.channel_layers.RedisChannelLayer"
     assert (
         shown["layer_config"]["hosts"][0]["address"] == "redis://cache.internal:6379/1"
     )

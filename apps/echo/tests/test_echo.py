@@ -63,7 +63,7 @@ def redis_down(settings) -> None:
     """The Redis channel layer, its Redis not answering."""
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "project.channel_layers.RedisChannelLayer",
+            "BACKEND": "django_asgi_kit.channel_layers.RedisChannelLayer",
             "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},
         }
     }

@@ -4,8 +4,8 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from apps.live.services import topic_event_publish
-from apps.live.tests.asgi import ORIGIN, TIMEOUT, websocket
 from project.asgi import application
+from testing.asgi import ORIGIN, TIMEOUT, websocket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,7 @@ from django.test import AsyncClient
 
 from apps.live.exports import ROWS_PER_CHUNK, csv_rows
 from apps.live.models import Export
-from apps.live.tests.asgi import StreamingRequest
+from testing.asgi import StreamingRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from conftest import channel_layers_setting
 async def test_an_idle_redis_receive_outlasts_the_blocking_wait(settings):
     """
     With redis-py 8's default 5 s socket timeout this raised redis TimeoutError
-    after 5 s (project/channel_layers.py sets a longer one).
+    after 5 s (django_asgi_kit.channel_layers sets a longer one).
     """
     settings.CHANNEL_LAYERS = channel_layers_setting(capacity=10)
     layer = get_channel_layer()

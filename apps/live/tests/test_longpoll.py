@@ -7,7 +7,7 @@ from django.test import AsyncClient
 
 from apps.live.activity import activity_snapshot
 from apps.live.services import topic_event_publish
-from apps.live.tests.waiting import eventually
+from testing.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

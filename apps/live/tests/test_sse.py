@@ -13,7 +13,7 @@ from apps.chat.services import message_create, room_get_or_create
 from apps.live.activity import activity_snapshot
 from apps.live.services import topic_event_publish
 from apps.live.sse import Event, InvalidLastEventId, last_event_id
-from apps.live.tests.asgi import StreamingRequest
+from testing.asgi import StreamingRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

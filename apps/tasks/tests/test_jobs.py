@@ -14,14 +14,14 @@ from channels_redis.core import RedisChannelLayer
 from django.test import AsyncClient
 from django.utils import timezone
 
-from apps.live.tests.asgi import StreamingRequest, websocket
-from apps.live.tests.waiting import eventually
 from apps.tasks.consumers import CLOSE_UNKNOWN_JOB
 from apps.tasks.kinds import count_primes
 from apps.tasks.models import Job
 from apps.tasks.selectors import job_get
 from apps.tasks.services import WORKER_CHANNEL, in_process_jobs, job_execute
 from project.asgi import application
+from testing.asgi import StreamingRequest, websocket
+from testing.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,7 +144,7 @@ async def test_worker_jobs_go_to_the_worker_channel(channel_layer):
 async def test_a_full_worker_channel_is_refused_and_recorded(settings):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "project.channel_layers.RedisChannelLayer",
+            "BACKEND": "django_asgi_kit.channel_layers.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [{"address": "redis://127.0.0.1:6379/0"}],
                 "prefix": f"test{uuid.uuid4().hex[:10]}",

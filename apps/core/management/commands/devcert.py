@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from project.devcert import DEFAULT_DIRECTORY, ca_file, ensure_dev_certificates
+from serving.devcert import DEFAULT_DIRECTORY, ca_file, ensure_dev_certificates
 
 
 class Command(BaseCommand):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from project.devcert import ensure_dev_certificates
-from project.servers import REPOSITORY, TLSFiles, load_servers
+from serving.devcert import ensure_dev_certificates
+from serving.registry import ROOT, TLSFiles, load_servers
 
 
 def commands_table() -> str:
@@ -104,7 +104,7 @@ class Command(BaseCommand):
         if options["print"]:
             self.stdout.write(" ".join(argv))
             return
-        os.chdir(REPOSITORY)
+        os.chdir(ROOT)
         program = installed_program(argv[0])
         os.execv(program, [program, *argv[1:]])
 

@@ -1,4 +1,7 @@
-"""A PostgreSQL database of the run's own, migrated (and so seeded) and dropped."""
+"""
+A PostgreSQL database of a run's own (a test session's, a benchmark's),
+migrated (and so seeded), and dropped at the end.
+"""
 
 import subprocess
 import sys
@@ -9,7 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from tests.servers import child_environment
+from serving.processes import child_environment
+from serving.registry import ROOT
 
 
 class ServiceUnavailable(RuntimeError):
@@ -34,20 +38,30 @@ def database_connections(admin_url: str, name: str) -> int:
         return admin.execute(query, (name,)).fetchone()[0]
 
 
+def migrate(env: dict[str, str], *, cwd: Path = ROOT) -> None:
+    """`manage.py migrate` in a child process with settings from `env`."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=cwd,
+        env=child_environment(env),
+        check=True,
+        timeout=300,
+    )
+
+
 @contextmanager
-def bench_database(admin_url: str, name: str, *, cwd: Path) -> Iterator[str]:
-    """Create database `name` next to `admin_url`'s, migrate it; drop it at exit."""
+def migrated_database(
+    admin_url: str, name: str, *, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """
+    Create database `name` next to `admin_url`'s, migrate it (with `env` as the
+    settings, DEBUG by default); drop it at exit.
+    """
     with _connect(admin_url) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
     try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-            cwd=cwd,
-            env=child_environment({"DATABASE_URL": url, "DJANGO_DEBUG": "1"}),
-            check=True,
-            timeout=300,
-        )
+        migrate({**(env or {"DJANGO_DEBUG": "1"}), "DATABASE_URL": url}, cwd=cwd)
         yield url
     finally:
         with _connect(admin_url) as admin:

@@ -8,7 +8,7 @@ listens; a worker that exits first raises with its output.
 import sys
 import time
 
-from tests.servers import ChildProcess
+from serving.processes import ChildProcess
 
 READY = "Running worker for channels"
 

@@ -11,7 +11,7 @@ hook may do I/O (saving a session, storing messages in the session), it still
 goes to a thread. Under WSGI nothing changes: MiddlewareMixin's __call__ runs.
 
 settings.MIDDLEWARE keeps Django's names (its system checks look for them);
-project.handlers.ASGIHandler loads these twins in their place, and runs their
+django_asgi_kit.handlers.ASGIHandler loads these twins in their place, and runs their
 handler-called hooks (process_view) inline too: it reads `inline_hooks`.
 """
 
@@ -71,8 +71,8 @@ class CsrfViewMiddleware(InlineHooks, csrf.CsrfViewMiddleware):
     def __init__(self, get_response: Any) -> None:
         if settings.CSRF_USE_SESSIONS:
             raise ImproperlyConfigured(
-                "project.middleware.CsrfViewMiddleware reads the token from the "
-                "cookie on the event loop; with CSRF_USE_SESSIONS use Django's."
+                "django_asgi_kit.middleware.CsrfViewMiddleware reads the token from "
+                "the cookie on the event loop; with CSRF_USE_SESSIONS use Django's."
             )
         super().__init__(get_response)
 

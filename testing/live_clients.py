@@ -11,9 +11,9 @@ import httpx
 import psycopg
 from httpx_sse import EventSource, ServerSentEvent
 
-from bench.database import database_connections
 from conftest import TEST_DATABASE_URL
-from tests.servers import ROOT, ServerProcess, child_environment
+from serving.databases import database_connections
+from serving.processes import ROOT, ServerProcess, child_environment
 
 TIMEOUT = 10
 

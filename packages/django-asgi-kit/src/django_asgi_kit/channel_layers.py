@@ -31,7 +31,7 @@ CHANNEL_LAYER_ERRORS = (RedisError, OSError)
 
 BACKENDS = {
     "memory": "channels.layers.InMemoryChannelLayer",
-    "redis": "project.channel_layers.RedisChannelLayer",
+    "redis": "django_asgi_kit.channel_layers.RedisChannelLayer",
     "redis-pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
 

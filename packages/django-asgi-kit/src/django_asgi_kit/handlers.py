@@ -8,7 +8,7 @@ compare mode or checked by a test (README, "Django on ASGI as fast as WSGI"):
    the end. Here each request borrows an idle RequestThread instead, so a
    request's sync code still runs on one thread of its own, as Django
    requires, and concurrent requests still run in parallel.
-2. Django's middleware is loaded as its twins in project.middleware, whose
+2. Django's middleware is loaded as its twins in django_asgi_kit.middleware, whose
    hooks run on the event loop instead of one thread hop each; the hooks the
    handler calls itself (process_view) run inline as well.
 3. The request_started and request_finished signals, and response.close()
@@ -494,7 +494,7 @@ class ASGIHandler(asgi.ASGIHandler):
         """Called once, at start-up: build the chain from the inline twins."""
         # Imported here: the twins import Django's middleware, which needs the
         # app registry that django.setup() has just filled.
-        from project.middleware import with_twins
+        from django_asgi_kit.middleware import with_twins
 
         # Django reads settings.MIDDLEWARE here and offers no other way in, so
         # the list is swapped for the time of this call, before any request.

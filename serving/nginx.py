@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from project.servers import TLSFiles
-from tests.servers import HOST, ROOT, free_port
+from serving.processes import HOST, ROOT, free_port
+from serving.registry import TLSFiles
 
 TEMPLATE = ROOT / "deploy" / "nginx" / "default.conf.template"
 PLACEHOLDER = re.compile(r"\$\{([A-Z0-9_]+)\}")

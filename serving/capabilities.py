@@ -15,10 +15,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from project.servers import REPOSITORY
+from serving.registry import ROOT
 
-PUBLISHED_JSON = REPOSITORY / "deploy" / "capabilities.json"
-PUBLISHED_MARKDOWN = REPOSITORY / "deploy" / "capabilities.md"
+PUBLISHED_JSON = ROOT / "deploy" / "capabilities.json"
+PUBLISHED_MARKDOWN = ROOT / "deploy" / "capabilities.md"
 
 SUPPORTED = "supported"
 UNSUPPORTED = "unsupported"
@@ -208,7 +208,7 @@ def load_matrix(path: Path | None = None) -> Matrix:
     """Read a matrix file (deploy/capabilities.json); raise MatrixError if unusable."""
     path = path or PUBLISHED_JSON
     # Relative, so an error shown on a page does not reveal the file system.
-    shown = path.relative_to(REPOSITORY) if path.is_relative_to(REPOSITORY) else path
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:

@@ -8,7 +8,7 @@ from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
 
-from tests.servers import ServerProcess
+from serving.processes import ServerProcess
 
 TIMEOUT = 10
 

@@ -5,7 +5,7 @@ import time
 
 import redis
 
-from tests.servers import HOST, free_port
+from serving.processes import HOST, free_port
 
 
 class PrivateRedis:

@@ -1,5 +1,6 @@
 """
-Start real server processes on free loopback ports, and stop them by PID.
+Start server variants of deploy/servers.toml on free loopback ports, wait until
+they are ready, stop them by PID: what the tests and the benchmark share.
 
 A server counts as started once GET /healthz answers 200. If the process exits
 first, or the deadline passes, start() raises with what the server printed.
@@ -16,9 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from project.servers import ServerVariant, TLSFiles
+from serving.registry import ROOT, ServerVariant, TLSFiles
 
-ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
 

@@ -5,8 +5,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-REGISTRY = REPOSITORY / "deploy" / "servers.toml"
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = ROOT / "deploy" / "servers.toml"
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 import trustme
 from cryptography.hazmat.primitives import serialization
 
-from project.servers import REPOSITORY, TLSFiles
+from serving.registry import ROOT, TLSFiles
 
-DEFAULT_DIRECTORY = REPOSITORY / "var" / "tls"
+DEFAULT_DIRECTORY = ROOT / "var" / "tls"
 NAMES = ("localhost", "127.0.0.1", "::1")
 
 
