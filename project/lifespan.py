@@ -10,10 +10,8 @@ worker) send `lifespan.startup` once per worker before accepting connections and
 import logging
 from typing import Any
 
-from django.conf import settings
-
-from apps.core.health import close_dependencies, dependency_problems
-from apps.tasks.services import in_process_jobs
+from apps.core.health import dependency_problems
+from apps.core.lifecycle import shut_down
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +32,9 @@ async def lifespan(scope: dict[str, Any], receive: Any, send: Any) -> None:
             logger.info("Start-up checks passed: database and channel layer reachable")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            # In-process jobs finish, or are cancelled and recorded as such.
-            await in_process_jobs.drain(settings.TASKS_SHUTDOWN_GRACE)
-            await close_dependencies()
+            # What the apps registered (apps/core/lifecycle.py): jobs finish,
+            # then the database and the channel layer close.
+            await shut_down()
             # The conformance suite reads this line to tell lifespan shutdown ran.
             logger.info("Shutdown complete: dependencies closed")
             await send({"type": "lifespan.shutdown.complete"})

@@ -8,20 +8,24 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
 from django_asgi_kit.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
 from redis.exceptions import RedisError
 
 from apps.chat.models import Room
 from apps.chat.protocol import (
-    CLOSE_LOGIN_REQUIRED,
     CLOSE_TRY_AGAIN,
     ProtocolError,
     display_name_error,
     parse_client_frame,
-    room_name_error,
 )
-from apps.chat.selectors import message_as_dict, presence_online_list, room_history_list
+from apps.chat.selectors import (
+    message_as_dict,
+    presence_online_list,
+    room_access_error,
+    room_history_list,
+)
 from apps.chat.services import (
     message_create,
     presence_cutoff,
@@ -77,20 +81,12 @@ class ChatConsumer(
         )
         room_name = self.scope["url_route"]["kwargs"]["room"]
         self.display_name = self._display_name()
-        error = room_name_error(room_name) or display_name_error(self.display_name)
-        if error:
+        user = self._user_or_none() or AnonymousUser()
+        error = await room_access_error(name=room_name, user=user)
+        if error := error or display_name_error(self.display_name):
             await self.reply_error(error)
             return
         room = await room_get_or_create(name=room_name)
-        if room.members_only and self._user_or_none() is None:
-            await self.reply_error(
-                ProtocolError(
-                    "login_required",
-                    f"#{room_name} is for signed-in members; sign in first.",
-                    CLOSE_LOGIN_REQUIRED,
-                )
-            )
-            return
         self.group = f"chat.{room_name}"
         self.room = room
         await self._join()

@@ -3,7 +3,10 @@
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
 from apps.chat.models import Message, Presence, Room
+from apps.chat.protocol import CLOSE_LOGIN_REQUIRED, ProtocolError, room_name_error
 
 
 def message_as_dict(message: Message) -> dict[str, Any]:
@@ -61,3 +64,22 @@ async def room_message_list(
 async def room_is_members_only(*, name: str) -> bool:
     """Whether the room exists and only signed-in users may enter it."""
     return await Room.objects.filter(name=name, members_only=True).aexists()
+
+
+async def room_access_error(
+    *, name: str, user: AbstractBaseUser | AnonymousUser
+) -> ProtocolError | None:
+    """
+    Why `user` may not read the room named `name` (an invalid name, a
+    members-only room and no sign-in), or None: the one rule for the room's
+    page, its socket and every other reader of it (apps/live's SSE feed).
+    """
+    error = room_name_error(name)
+    if error is None and not user.is_authenticated:
+        if await room_is_members_only(name=name):
+            error = ProtocolError(
+                "login_required",
+                f"#{name} is for signed-in members; sign in first.",
+                CLOSE_LOGIN_REQUIRED,
+            )
+    return error

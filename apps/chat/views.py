@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_safe
 
 from apps.chat.protocol import room_name_error
-from apps.chat.selectors import room_is_members_only, room_recent_list
+from apps.chat.selectors import room_access_error, room_recent_list
 from apps.core.scope import server_program
 
 
@@ -27,13 +27,11 @@ async def index(request: HttpRequest) -> HttpResponse:
 @require_safe
 async def room(request: HttpRequest, room: str) -> HttpResponse:
     """The chat page of one room; the client connects to /ws/chat/<room>/."""
-    error = room_name_error(room)
+    error = await room_access_error(name=room, user=await request.auser())
+    if error and error.code == "login_required":
+        return redirect_to_login(request.get_full_path())
     if error:
         raise Http404(error.detail)
-    if await room_is_members_only(name=room):
-        user = await request.auser()
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
     context = {
         "room": room,
         "max_message_chars": settings.CHAT_MAX_MESSAGE_CHARS,

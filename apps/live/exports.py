@@ -15,7 +15,7 @@ import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-from apps.live.activity import holding
+from apps.core.activity import holding
 from apps.live.models import Export
 from apps.live.services import export_finish, export_progress
 

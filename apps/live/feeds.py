@@ -3,8 +3,8 @@
 from typing import Any
 
 from apps.chat.selectors import room_message_list
+from apps.core.sse import Event
 from apps.live.selectors import topic_event_after_list, topic_event_recent_list
-from apps.live.sse import Event
 from apps.live.topics import topic_group
 
 # Events a new subscriber gets before live ones, and the most sent per catch-up.

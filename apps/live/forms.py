@@ -16,10 +16,3 @@ class PollForm(forms.Form):
     # Without `after`, only events published from now on count.
     after = forms.IntegerField(min_value=0, required=False)
     timeout = forms.FloatField(min_value=0, max_value=60, required=False)
-
-
-def form_errors(form: forms.Form) -> str:
-    """Every error of a bound, invalid form on one line, field by field."""
-    return "; ".join(
-        f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
-    )

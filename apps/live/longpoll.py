@@ -16,7 +16,7 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django_asgi_kit.channel_layers import CHANNEL_LAYER_ERRORS
 
-from apps.live.activity import holding
+from apps.core.activity import holding
 from apps.live.selectors import topic_event_after_list
 from apps.live.topics import topic_group
 

@@ -21,18 +21,18 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 from django_asgi_kit.channel_layers import CHANNEL_LAYER_ERRORS
 from django_asgi_kit.handlers import holds_no_thread
 
-from apps.chat.protocol import room_name_error
-from apps.chat.selectors import room_is_members_only
+from apps.chat.selectors import room_access_error
+from apps.core.activity import activity_snapshot
+from apps.core.decorators import asgi_only
+from apps.core.forms import form_errors
 from apps.core.scope import server_program
-from apps.live.activity import activity_snapshot
-from apps.live.decorators import asgi_only
+from apps.core.sse import sse_for, unavailable
 from apps.live.exports import csv_chunks
 from apps.live.feeds import ChatRoomFeed, TopicFeed
-from apps.live.forms import ExportForm, NoteForm, PollForm, form_errors
+from apps.live.forms import ExportForm, NoteForm, PollForm
 from apps.live.longpoll import topic_event_wait
 from apps.live.selectors import export_get, export_recent_list, topic_last_seq
 from apps.live.services import export_start, topic_event_publish
-from apps.live.sse import sse_for, unavailable
 from apps.live.topics import topic_name_error
 
 logger = logging.getLogger(__name__)
@@ -107,20 +107,12 @@ async def topic_sse(request: HttpRequest, topic: str) -> HttpResponse:
 @require_GET
 async def chat_sse(request: HttpRequest, room: str) -> HttpResponse:
     """Server-Sent Events of a chat room's messages and presence."""
-    error = room_name_error(room)
+    # The room's own rule, as its page and socket apply it (apps/chat).
+    error = await room_access_error(name=room, user=await request.auser())
+    if error and error.code == "login_required":
+        return JsonResponse({"error": error.code, "detail": error.detail}, status=403)
     if error:
         raise Http404(error.detail)
-    # The same rule as the room's page and socket (apps/chat).
-    if await room_is_members_only(name=room):
-        user = await request.auser()
-        if not user.is_authenticated:
-            return JsonResponse(
-                {
-                    "error": "login_required",
-                    "detail": f"#{room} is for signed-in members.",
-                },
-                status=403,
-            )
     return sse_for(request, ChatRoomFeed(room))
 
 

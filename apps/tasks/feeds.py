@@ -1,9 +1,9 @@
-"""A job as a Server-Sent Events feed (apps/live/sse.py streams it)."""
+"""A job as a Server-Sent Events feed (apps/core/sse.py streams it)."""
 
 import uuid
 from typing import Any
 
-from apps.live.sse import Event
+from apps.core.sse import Event
 from apps.tasks.selectors import job_get
 from apps.tasks.services import job_group
 

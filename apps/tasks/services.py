@@ -34,6 +34,11 @@ WORKER_CHANNEL = "jobs"
 in_process_jobs = BackgroundTasks(limit=settings.TASKS_IN_PROCESS_LIMIT)
 
 
+async def in_process_jobs_drain() -> None:
+    """At shutdown: running jobs finish, or are cancelled and recorded as such."""
+    await in_process_jobs.drain(settings.TASKS_SHUTDOWN_GRACE)
+
+
 class JobRefused(Exception):
     """A job that could not be started; `code` names why, for the client."""
 

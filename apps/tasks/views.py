@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
+from apps.core.decorators import asgi_only
+from apps.core.forms import form_errors
 from apps.core.scope import server_program
-from apps.live.decorators import asgi_only
-from apps.live.forms import form_errors
-from apps.live.sse import sse_for
+from apps.core.sse import sse_for
 from apps.tasks.feeds import JobFeed
 from apps.tasks.forms import JobForm
 from apps.tasks.kinds import KINDS

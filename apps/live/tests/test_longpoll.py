@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from django.test import AsyncClient
 
-from apps.live.activity import activity_snapshot
+from apps.core.activity import activity_snapshot
 from apps.live.services import topic_event_publish
 from testing.waiting import eventually
 

@@ -10,9 +10,9 @@ from django.test import RequestFactory
 
 from apps.chat.models import Room
 from apps.chat.services import message_create, room_get_or_create
-from apps.live.activity import activity_snapshot
+from apps.core.activity import activity_snapshot
+from apps.core.sse import Event, InvalidLastEventId, last_event_id
 from apps.live.services import topic_event_publish
-from apps.live.sse import Event, InvalidLastEventId, last_event_id
 from testing.asgi import StreamingRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test import AsyncClient, Client
 
-from apps.live.activity import database_pool_snapshot
+from apps.core.activity import database_pool_snapshot
 from apps.live.models import TopicEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -46,7 +46,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django_asgi_kit.channel_layers import CHANNEL_LAYER_ERRORS
 
-from apps.live.activity import holding
+from apps.core.activity import holding
 
 logger = logging.getLogger(__name__)
 
