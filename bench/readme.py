@@ -1,4 +1,6 @@
-"""The project README's benchmark block: the latest full run's summary."""
+"""The benchmark block of docs/performance.md: the latest full run's summary.
+
+The functions keep their names from when the block was in the README."""
 
 import re
 from typing import Any
@@ -6,16 +8,17 @@ from typing import Any
 from bench.markdown import summary_markdown
 from serving.processes import ROOT
 
-README = ROOT / "README.md"
+# The document that holds the block; links in it are relative to its folder.
+README = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench-summary:start -->\n", "<!-- bench-summary:end -->"
 
 
 def readme_block(run: dict[str, Any]) -> str:
-    """What goes between the README's markers for `run`."""
+    """What goes between the markers of docs/performance.md for `run`."""
     load = " / ".join(f"{v:.2f}" for v in run["machine"]["load_average_before"])
     preset = run["preset"]
     return (
-        f"Latest run: [`{run['run_id']}`](bench/results/{run['folder']}/README.md), "
+        f"Latest run: [`{run['run_id']}`](../bench/results/{run['folder']}/README.md), "
         f"{run['machine']['description']}; load average {load} when it started "
         "(the machine was shared, so read ratios rather than absolute figures).\n"
         f"Method: each server with one worker pinned to CPU 0, the load generator on "
@@ -29,10 +32,10 @@ def update_readme(run: dict[str, Any]) -> None:
     text = README.read_text()
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
     if not pattern.search(text):
-        raise ValueError(f"README.md has no {START.strip()} … {END} markers.")
+        raise ValueError(f"{README.name} has no {START.strip()} … {END} markers.")
     README.write_text(pattern.sub(lambda _: START + readme_block(run) + END, text))
 
 
 def readme_embedded_block() -> str:
-    """The block README.md holds now."""
+    """The block docs/performance.md holds now."""
     return README.read_text().split(START, 1)[1].split(END, 1)[0]

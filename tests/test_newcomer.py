@@ -1,5 +1,5 @@
 """
-The commands a newcomer copies from the README, run as written: from a shell
+The commands a newcomer copies from the README and docs/, run as written: from a shell
 where .venv is not activated, on a fresh SQLite database.
 """
 
@@ -19,7 +19,8 @@ from serving.processes import HOST, ROOT, free_port
 
 pytestmark = pytest.mark.servers
 
-README = (ROOT / "README.md").read_text()
+# Where the "try production settings locally" command is.
+STACK = (ROOT / "docs" / "stack.md").read_text()
 # A shell without .venv/bin on its PATH: what a new terminal has.
 PLAIN_PATH = "/usr/local/bin:/usr/bin:/bin"
 
@@ -101,12 +102,12 @@ def test_make_serve_runs_a_server_without_an_activated_venv(tmp_path, started):
 
 
 def try_production_command() -> str:
-    block = README.split("<!-- try-production:start -->\n", 1)[1]
+    block = STACK.split("<!-- try-production:start -->\n", 1)[1]
     block = block.split("<!-- try-production:end -->", 1)[0]
     return re.search(r"```sh\n(.*?)\n```", block, re.S).group(1)
 
 
-def test_the_readme_s_local_production_command_serves_pages(tmp_path, started):
+def test_the_docs_local_production_command_serves_pages(tmp_path, started):
     """Production settings over plain HTTP: pages answer, no redirect to https."""
     port = free_port()
     command = try_production_command()

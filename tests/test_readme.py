@@ -1,4 +1,8 @@
-"""The README's commands keep working: what a newcomer copies must be true."""
+"""
+The README and docs/ stay true: what a newcomer copies works, the generated
+tables match what generates them, and every link leads somewhere in this
+repository.
+"""
 
 import re
 import subprocess
@@ -7,7 +11,10 @@ from pathlib import Path
 from apps.core.management.commands.serve import commands_table
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 README = (ROOT / "README.md").read_text()
+SERVERS = (DOCS / "servers.md").read_text()
+CONFIGURATION = (DOCS / "configuration.md").read_text()
 
 
 def quick_start_commands() -> list[str]:
@@ -18,6 +25,11 @@ def quick_start_commands() -> list[str]:
 
 def test_quick_start_is_two_make_commands():
     assert quick_start_commands() == ["make run", "make test"]
+
+
+def test_the_readme_orients_in_one_screen():
+    lines = len(README.splitlines())
+    assert lines < 200, f"README.md has {lines} lines: move details to docs/"
 
 
 def dry_run(target: str) -> str:
@@ -50,29 +62,109 @@ def test_ci_calls_the_readme_test_command():
     assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("make test")
 
 
-def test_servers_table_matches_the_registry():
-    assert between_markers("servers-table") == commands_table()
-
-
-def between_markers(name: str) -> str:
-    embedded = README.split(f"<!-- {name}:start -->\n", 1)[1]
+def between_markers(text: str, name: str) -> str:
+    embedded = text.split(f"<!-- {name}:start -->\n", 1)[1]
     return embedded.split(f"<!-- {name}:end -->", 1)[0]
 
 
-def test_capability_matrix_in_readme_matches_deploy():
+def test_servers_table_matches_the_registry():
+    assert between_markers(SERVERS, "servers-table") == commands_table()
+
+
+def test_capability_matrix_in_the_docs_matches_deploy():
     """`make capabilities` writes both; an edit by hand to one of them fails here."""
     published = (ROOT / "deploy" / "capabilities.md").read_text()
-    assert between_markers("capabilities") == published
+    assert between_markers(SERVERS, "capabilities") == published
 
 
-def test_readme_links_the_deploy_details():
+def test_the_docs_link_the_deploy_details():
     assert "(deploy/README.md)" in README
-    assert (ROOT / "deploy" / "README.md").is_file()
+    assert "(../deploy/README.md)" in SERVERS
 
 
 def test_every_variable_the_settings_read_is_in_the_configuration_table():
     settings = (ROOT / "project" / "settings.py").read_text()
     read = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', settings))
-    table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    table = CONFIGURATION.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
     missing = {name for name in read if f"`{name}`" not in table}
-    assert read and not missing, f"add to the README's Configuration: {missing}"
+    assert read and not missing, f"add to docs/configuration.md: {missing}"
+
+
+# [text](target) and [text]: target; not images' alt text, not code.
+INLINE_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+REFERENCE_LINK = re.compile(r"^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.M)
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+
+
+def documents() -> list[Path]:
+    return [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+
+
+def relative_links(text: str) -> list[str]:
+    """Every link target in Markdown `text` that is not a URL or an anchor alone."""
+    text = CODE.sub("", text)
+    targets = INLINE_LINK.findall(text) + REFERENCE_LINK.findall(text)
+    return [
+        target
+        for target in targets
+        if not re.match(r"[a-z][a-z0-9+.-]*:", target, re.I)
+        and not target.startswith("#")
+    ]
+
+
+def heading_anchors(markdown: Path) -> set[str]:
+    """The anchors GitHub gives the headings of `markdown`."""
+    text = CODE.sub("", markdown.read_text())
+    anchors = set()
+    for heading in re.findall(r"^#{1,6}\s+(.*?)\s*#*\s*$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        anchors.add(slug)
+    return anchors
+
+
+def broken_links(document: Path, text: str | None = None) -> list[str]:
+    """Links of `document` (its `text`, if given) that lead nowhere."""
+    broken = []
+    for target in relative_links(document.read_text() if text is None else text):
+        path, _, anchor = target.partition("#")
+        resolved = (document.parent / path).resolve()
+        if not resolved.is_relative_to(ROOT):
+            broken.append(f"{target}: outside the repository")
+        elif not resolved.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and resolved.suffix == ".md":
+            if anchor not in heading_anchors(resolved):
+                broken.append(f"{target}: no heading #{anchor} in {path}")
+    return broken
+
+
+def test_every_relative_link_leads_to_a_file_of_the_repository():
+    broken = {
+        str(document.relative_to(ROOT)): links
+        for document in documents()
+        if (links := broken_links(document))
+    }
+    assert not broken, broken
+
+
+def test_the_link_check_sees_a_broken_link():
+    """The check above can fail: a link to a missing file, one that leaves the
+    repository and one to a missing heading are all reported."""
+    document = DOCS / "example.md"
+    text = (
+        "[ok](servers.md#what-each-server-supports) [url](https://example.com)\n"
+        "[gone](missing.md) [out](../../outside/NOTES.md) [anchor](apps.md#nowhere)\n"
+        "`[code](not-a-link.md)`\n"
+    )
+    assert [link.split(":")[0] for link in broken_links(document, text)] == [
+        "missing.md",
+        "../../outside/NOTES.md",
+        "apps.md#nowhere",
+    ]
+
+
+def test_no_document_refers_to_files_outside_the_repository():
+    """Not even in code: the folder beside the clone that CI has, users do not."""
+    beside_the_clone = "../" + "shared"
+    for document in documents():
+        assert beside_the_clone not in document.read_text(), document

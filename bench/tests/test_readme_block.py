@@ -1,4 +1,4 @@
-"""The project README shows the latest full run's summary, and states the method."""
+"""docs/performance.md shows the latest full run's summary, and states the method."""
 
 import json
 from pathlib import Path
@@ -28,7 +28,8 @@ def test_the_block_names_the_machine_the_method_and_the_run():
     run = synthetic_run()
     run["report"] = {"summary": ["Django is slower on ASGI."]}
     block = readme_block(run)
-    assert "bench/results/2026-01-02-testhost-abc123/README.md" in block
+    # Relative to docs/, where the block is.
+    assert "(../bench/results/2026-01-02-testhost-abc123/README.md)" in block
     assert "2 × Test CPU, 4 GiB, Linux 6.0; load average 0.50 / 0.40 / 0.30" in block
     assert "pinned to CPU 0, the load generator on CPU 1" in block
     assert block.endswith("- Django is slower on ASGI.\n")

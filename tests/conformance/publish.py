@@ -1,7 +1,7 @@
 """
 Publish the capability matrix of the last full conformance run:
 var/conformance/capabilities.json becomes deploy/capabilities.json and
-deploy/capabilities.md, and the README's copy between its markers.
+deploy/capabilities.md, and the copy between the markers of docs/servers.md.
 
     python -m tests.conformance.publish      (what `make capabilities` runs)
 
@@ -22,20 +22,20 @@ from serving.capabilities import (
 from serving.registry import ROOT
 
 RUN_JSON = ROOT / "var" / "conformance" / "capabilities.json"
-README = ROOT / "README.md"
+DOCUMENT = ROOT / "docs" / "servers.md"
 START, END = "<!-- capabilities:start -->\n", "<!-- capabilities:end -->"
 
 
 def splice(text: str, content: str) -> str:
     """`text` with what stands between the capability markers replaced."""
     if START not in text or END not in text:
-        raise MatrixError(f"README.md lacks the markers {START.strip()} and {END}")
+        raise MatrixError(f"{DOCUMENT.name} lacks {START.strip()} and {END}")
     head, rest = text.split(START, 1)
     return head + START + content + END + rest.split(END, 1)[1]
 
 
 def publish() -> list[str]:
-    """Copy the run's matrix into deploy/ and the README; return what changed."""
+    """Copy the run's matrix into deploy/ and docs/servers.md; return what changed."""
     measured = load_matrix(RUN_JSON)
     missing = measured.missing_cells()
     if missing:
@@ -50,7 +50,7 @@ def publish() -> list[str]:
     shutil.copyfile(RUN_JSON, PUBLISHED_JSON)
     markdown = measured.markdown()
     PUBLISHED_MARKDOWN.write_text(markdown)
-    README.write_text(splice(README.read_text(), markdown))
+    DOCUMENT.write_text(splice(DOCUMENT.read_text(), markdown))
     return changes
 
 
@@ -60,7 +60,7 @@ def main() -> int:
     except MatrixError as exc:
         print(f"Not published: {exc}", file=sys.stderr)
         return 1
-    print("Published deploy/capabilities.json, deploy/capabilities.md and README.md.")
+    print("Published deploy/capabilities.json and .md, and docs/servers.md.")
     for change in changes:
         print(f"  {change}")
     return 0

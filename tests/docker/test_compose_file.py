@@ -21,7 +21,8 @@ from tests.docker.compose import (
 # Seconds compose waits beyond a server's own graceful-shutdown setting.
 STOP_MARGIN = 5
 
-README = (ROOT / "README.md").read_text()
+# The stack as docs/stack.md presents it: ports, and the replicas it scales to.
+STACK_DOC = (ROOT / "docs" / "stack.md").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())
 SERVICES = COMPOSE["services"]
 SCALED = "uvicorn"
@@ -97,10 +98,10 @@ def env_example() -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("service", "variable"), PORT_VARIABLES.items())
-def test_default_ports_agree_in_compose_env_example_and_readme(service, variable):
+def test_default_ports_agree_in_compose_env_example_and_docs(service, variable):
     port = env_example()[variable]
     assert f"${{{variable}:-{port}}}:" in COMPOSE_FILE.read_text()
-    docker_section = README.split("\n## Docker\n", 1)[1].split("\n## ", 1)[0]
+    docker_section = STACK_DOC.split("\n## Docker Compose\n", 1)[1].split("\n## ")[0]
     [row] = [
         line for line in docker_section.splitlines() if f"localhost:{port}/" in line
     ]
@@ -109,7 +110,7 @@ def test_default_ports_agree_in_compose_env_example_and_readme(service, variable
 
 def test_every_processs_pool_fits_postgresqls_connections():
     """Each app process opens up to DJANGO_DB_POOL_MAX_SIZE connections; all
-    of them (the uvicorn replicas the README scales to included) must fit
+    of them (the uvicorn replicas docs/stack.md scales to included) must fit
     PostgreSQL's max_connections (100, its default here) with a margin for
     its 3 reserved connections, migrate and psql."""
     app_image = SERVICES["migrate"]["image"]
@@ -118,7 +119,7 @@ def test_every_processs_pool_fits_postgresqls_connections():
         for name, service in SERVICES.items()
         if service.get("image") == app_image and service.get("restart") != "no"
     ]
-    assert "--scale uvicorn=3" in README
+    assert "--scale uvicorn=3" in STACK_DOC
     processes = len(long_running) + 2  # two more uvicorn replicas
     pool_max = SERVICES["daphne"]["environment"]["DJANGO_DB_POOL_MAX_SIZE"]
     default = int(re.fullmatch(r"\$\{DJANGO_DB_POOL_MAX_SIZE:-(\d+)\}", pool_max)[1])
