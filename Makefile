@@ -54,7 +54,7 @@ run: $(VENV)/.runtime
 
 # Serve with a server of deploy/servers.toml: make serve SERVER=uvicorn [TLS=1].
 # DEBUG on as in `make run`, and no need to activate .venv; PORT=8000; TLS=1 is
-# HTTPS with a local certificate; DJANGO_DEBUG=0: production settings (README).
+# HTTPS with a local certificate; DJANGO_DEBUG=0: production settings (docs/stack.md).
 serve: $(VENV)/.runtime
 	DJANGO_DEBUG=$(DJANGO_DEBUG) $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=$(DJANGO_DEBUG) $(BIN)/python manage.py collectstatic --noinput -v0
@@ -88,7 +88,7 @@ test-conformance: $(VENV)/.dev
 	$(BIN)/python -m pytest -m conformance
 
 # Measure the capability matrix again and publish it.
-# Into deploy/capabilities.json, deploy/capabilities.md and the README (the
+# Into deploy/capabilities.json, deploy/capabilities.md and docs/servers.md (the
 # comparison with the old one is skipped).
 capabilities: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/conformance -k "not committed_matrix"
@@ -110,7 +110,7 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The full benchmark (about 20 minutes): a new folder in bench/results/, README summary.
+# The full benchmark (about 20 minutes): a new folder in bench/results/, summary in docs/performance.md.
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
 

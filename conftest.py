@@ -1,7 +1,7 @@
 """
 Fixtures shared by every test tier.
 
-Redis and PostgreSQL are real services (see the README). Tests that need them
+Redis and PostgreSQL are real services (see docs/development.md). Tests that need them
 fail, loudly, when they are down; in CI the run stops before any test starts.
 """
 

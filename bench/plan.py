@@ -75,7 +75,7 @@ PRESETS = {
         # core: --idle-connections 10000 for the full figure (≈2 min a server).
         idle_connections=2_500,
         tls_servers=(),
-        # The deployment the README shows: nginx in front of uvicorn.
+        # The deployment docs/stack.md shows: nginx in front of uvicorn.
         nginx_servers=("uvicorn",),
     ),
     "quick": Preset(

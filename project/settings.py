@@ -6,7 +6,7 @@ DATABASE_URL and REDIS_URL to switch to PostgreSQL and Redis. DEBUG is off unles
 DJANGO_DEBUG turns it on; with DEBUG off the process refuses to start without a
 real DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.
 
-Every variable is listed in the README's "Configuration" table.
+Every variable is listed in the table of docs/configuration.md.
 """
 
 from pathlib import Path
@@ -147,7 +147,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # PostgreSQL: a pool of connections per process (Django's, psycopg_pool), at
 # most DJANGO_DB_POOL_MAX_SIZE; a thread takes one for a request or a short
 # call and gives it back at its end. Size it so that every process's maximum
-# fits PostgreSQL's max_connections (README, "Database connections").
+# fits PostgreSQL's max_connections (docs/configuration.md, "Database connections").
 # 0 turns the pool off: each thread then opens its own connection, kept for
 # DJANGO_CONN_MAX_AGE seconds (0: closed after each request).
 DB_POOL_MAX_SIZE = env.int("DJANGO_DB_POOL_MAX_SIZE", default=16)
@@ -188,7 +188,7 @@ ASGI_IDLE_THREADS = env.int("DJANGO_ASGI_IDLE_THREADS", default=32)
 # Requests for sync views django_asgi_kit.handlers serves at once, per process (a
 # thread each), as a WSGI server's thread count; more wait their turn on the
 # event loop. 4 served sync views 1.4x faster than no limit under 64
-# connections (README, "Django on ASGI as fast as WSGI"); raise it for sync
+# connections (docs/performance.md); raise it for sync
 # views that wait on slow I/O. 0: no limit, as in Django's own handler.
 # Requests for async views never wait.
 ASGI_MAX_SYNC_REQUESTS = env.int("DJANGO_ASGI_MAX_SYNC_REQUESTS", default=4)

@@ -3,7 +3,7 @@ The capability matrix: what each server of deploy/servers.toml was measured to
 do, one row per capability, one column per server.
 
 tests/conformance writes it (var/conformance/, then `make capabilities` copies
-it to deploy/capabilities.json and .md); the /servers/ page and the README show
+it to deploy/capabilities.json and .md); the /servers/ page and docs/servers.md show
 it. Nothing here measures anything: cells come only from a run of the suite.
 """
 

@@ -15,7 +15,7 @@ from serving.registry import ROOT, TLSFiles, load_servers
 
 
 def commands_table() -> str:
-    """The README's table: each server and its exact commands, as Markdown."""
+    """docs/servers.md's table: each server and its exact commands, as Markdown."""
     rows = [
         "| server | serves | command |",
         "|---|---|---|",

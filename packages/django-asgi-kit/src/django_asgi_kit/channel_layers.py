@@ -9,7 +9,7 @@ RedisPubSubChannelLayer:
   that: with pub/sub, a job sent while the worker restarts reaches nobody.
 - Per-channel queues are bounded by `capacity`, so a stalled client costs a
   bounded amount of memory. The pub/sub layer's queues are unbounded.
-- The pub/sub layer delivers fan-out faster (see ../shared/FINDINGS.md and the
+- The pub/sub layer delivers fan-out faster (see docs/performance.md and the
   benchmark report); choose it with DJANGO_CHANNEL_LAYER=redis-pubsub for
   broadcast-heavy deployments that use no workers.
 """
