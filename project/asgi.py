@@ -13,9 +13,10 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
-from django_asgi_kit.handlers import get_asgi_application, with_sync_calls_on  # noqa: E402
+from django_asgi_kit import get_asgi_application  # noqa: E402
 
 # Set up Django (apps, settings) before importing anything that uses models.
+# The handler settings.ASGI_HANDLER chooses: the kit's fast one, or Django's.
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
@@ -26,7 +27,10 @@ from channels.routing import (  # noqa: E402
 )
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django_asgi_kit.http3 import lowercase_http3_response_headers  # noqa: E402
+from django_asgi_kit import (  # noqa: E402
+    lowercase_http3_response_headers,
+    with_handler_threads,
+)
 from servestatic import ServeStaticASGI  # noqa: E402
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: E402
 
@@ -41,11 +45,11 @@ application = ProtocolTypeRouter(
         ),
         # Origin must match ALLOWED_HOSTS: a page on another site cannot open a
         # socket with this site's cookies (cross-site WebSocket hijacking).
-        # Consumers' sync calls (the ORM's) share the handler's threads, each
-        # giving its database connection back when it ends.
+        # Consumers' sync calls (the ORM's) share the fast handler's threads,
+        # each giving its database connection back when it ends.
         "websocket": AllowedHostsOriginValidator(
-            with_sync_calls_on(
-                django_asgi_app.shared_threads,
+            with_handler_threads(
+                django_asgi_app,
                 AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
             )
         ),

@@ -181,6 +181,15 @@ def _database_pool(database: dict) -> dict | None:
 
 if db_pool := _database_pool(DATABASES["default"]):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = db_pool
+# Which ASGI handler serves HTTP: "fast" (django_asgi_kit.handlers, the settings
+# below are its own) or "django" (Django's stock ASGIHandler, which ignores them).
+# On a Django or asgiref release the kit is not tested on, "fast" falls back to
+# Django's with a warning at start-up (django_asgi_kit.fence).
+ASGI_HANDLER = env.str("DJANGO_ASGI_HANDLER", default="fast")
+if ASGI_HANDLER not in ("fast", "django"):
+    raise ImproperlyConfigured(
+        f'DJANGO_ASGI_HANDLER must be "fast" or "django", not {ASGI_HANDLER!r}.'
+    )
 # Request threads django_asgi_kit.handlers keeps for the next requests: about the
 # number of requests a process serves at once. More get a thread each, which
 # ends with its request.

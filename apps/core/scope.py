@@ -111,7 +111,10 @@ def served_by() -> dict[str, str | int]:
     hostname, pid = socket.gethostname(), os.getpid()
     shown: dict[str, str | int] = {
         "program": server_program(),
-        "replica": salted_hmac("replica", f"{hostname}:{pid}").hexdigest()[:12],
+        # The algorithm named: Django 6.1 deprecates relying on its default (sha1).
+        "replica": salted_hmac(
+            "replica", f"{hostname}:{pid}", algorithm="sha256"
+        ).hexdigest()[:12],
     }
     if settings.DEBUG:
         shown |= {"hostname": hostname, "pid": pid}

@@ -128,6 +128,10 @@ def test_pubsub_layer_is_a_setting():
             "DJANGO_ASGI_SHARED_THREADS must be 1 or more",
         ),
         (
+            {**PRODUCTION, "DJANGO_ASGI_HANDLER": "faster"},
+            'DJANGO_ASGI_HANDLER must be "fast" or "django"',
+        ),
+        (
             {**PRODUCTION, **POSTGRES, "DJANGO_CONN_MAX_AGE": "60"},
             "leave DJANGO_CONN_MAX_AGE at 0, or turn the pool off",
         ),
@@ -145,6 +149,7 @@ def test_pubsub_layer_is_a_setting():
         "bad-layer",
         "negative-sync-turns",
         "no-shared-threads",
+        "unknown-handler",
         "pool-and-persistent",
         "pool-min-over-max",
     ],

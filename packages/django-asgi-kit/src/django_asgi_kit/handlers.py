@@ -63,12 +63,7 @@ from queue import SimpleQueue
 from typing import Any
 
 import django
-from asgiref.sync import (
-    SyncToAsync,
-    ThreadSensitiveContext,
-    _restore_context,
-    iscoroutinefunction,
-)
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext, iscoroutinefunction
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
@@ -76,6 +71,16 @@ from django.core.handlers import asgi
 from django.db import close_old_connections, connections
 from django.http import HttpResponse
 from django.urls import ResolverMatch, get_resolver, set_script_prefix
+
+from django_asgi_kit.conf import handler_choice, setting
+from django_asgi_kit.fence import untested_versions
+
+try:
+    from asgiref.sync import _restore_context
+except ImportError:
+    # A private name of asgiref: on a release without it, importing this module
+    # still works so that get_asgi_application() can fall back (fence.py).
+    _restore_context = None
 
 logger = logging.getLogger("django.request")
 
@@ -379,8 +384,8 @@ class ASGIHandler(asgi.ASGIHandler):
         # recently used, warmest thread goes first).
         self.idle_threads: list[RequestThread] = []
         # For the sync calls of requests that let go of their thread.
-        self.shared_threads = SharedThreads(settings.ASGI_SHARED_THREADS)
-        limit = settings.ASGI_MAX_SYNC_REQUESTS
+        self.shared_threads = SharedThreads(setting("ASGI_SHARED_THREADS"))
+        limit = setting("ASGI_MAX_SYNC_REQUESTS")
         self.sync_turns = asyncio.Semaphore(limit) if limit else None
         super().__init__()
 
@@ -411,7 +416,7 @@ class ASGIHandler(asgi.ASGIHandler):
             _early_match.reset(token)
 
     async def _read_body_within_limit(self, scope: dict, receive: Any) -> Any:
-        limit = settings.ASGI_MAX_REQUEST_BODY
+        limit = setting("ASGI_MAX_REQUEST_BODY")
         if limit and declared_body_length(scope) > limit:
             raise BodyTooLarge
         return await self.read_body(receive)
@@ -419,7 +424,7 @@ class ASGIHandler(asgi.ASGIHandler):
     async def read_body(self, receive: Any) -> Any:
         """Django's, refusing a body once it passes ASGI_MAX_REQUEST_BODY, and
         closing the file whatever ends the reading."""
-        limit = settings.ASGI_MAX_REQUEST_BODY
+        limit = setting("ASGI_MAX_REQUEST_BODY")
         body_file = tempfile.SpooledTemporaryFile(
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
         )
@@ -443,7 +448,7 @@ class ASGIHandler(asgi.ASGIHandler):
         return body_file
 
     async def _refuse_body(self, scope: dict, send: Any) -> None:
-        limit = settings.ASGI_MAX_REQUEST_BODY
+        limit = setting("ASGI_MAX_REQUEST_BODY")
         logger.warning(
             "Request body over %s bytes refused: %s %s",
             limit,
@@ -581,7 +586,7 @@ class ASGIHandler(asgi.ASGIHandler):
         return RequestThread()
 
     def _give_back(self, thread: RequestThread) -> None:
-        if len(self.idle_threads) < settings.ASGI_IDLE_THREADS:
+        if len(self.idle_threads) < setting("ASGI_IDLE_THREADS"):
             self.idle_threads.append(thread)
         else:
             # DB connections belong to the thread; close them before it ends.
@@ -624,12 +629,24 @@ def resolve_early(scope: dict) -> tuple[str, ResolverMatch | None]:
     """The request's path_info and what it resolves to in ROOT_URLCONF (None:
     nothing), before Django runs: a urlconf a middleware picks per request is
     not seen."""
-    path_info = scope["path"].removeprefix(asgi.get_script_prefix(scope))
+    path_info = path_info_of(scope)
     try:
         return path_info, get_resolver().resolve(path_info)
     except Exception:
         # Resolver404, or an error that Django, resolving again, reports.
         return path_info, None
+
+
+def path_info_of(scope: dict) -> str:
+    """The path below the script prefix, as Django 6.1 derives it: the prefix
+    counts only up to a "/". Django 5.2 strips it as a plain string prefix, so
+    where they differ ("/app" before "/apple") the two disagree, and
+    resolve_request, comparing with Django's request.path_info, resolves again."""
+    path = scope["path"]
+    script_name = asgi.get_script_prefix(scope).rstrip("/")
+    if script_name and (path == script_name or path.startswith(script_name + "/")):
+        return path[len(script_name) :]
+    return path
 
 
 def leads_to_sync_view(match: ResolverMatch | None) -> bool:
@@ -638,7 +655,30 @@ def leads_to_sync_view(match: ResolverMatch | None) -> bool:
     return match is None or not iscoroutinefunction(match.func)
 
 
-def get_asgi_application() -> ASGIHandler:
-    """django.core.asgi.get_asgi_application, returning this module's handler."""
+def get_asgi_application() -> asgi.ASGIHandler:
+    """django.core.asgi.get_asgi_application, returning the handler that
+    settings.ASGI_HANDLER chooses: "fast" (the default) this module's, on the
+    Django and asgiref releases it is tested on, else Django's own."""
     django.setup(set_prefix=False)
+    if handler_choice() == "django":
+        return asgi.ASGIHandler()
+    untested = untested_versions()
+    if untested is not None:
+        logging.getLogger("django_asgi_kit").warning(
+            "django-asgi-kit's fast ASGI handler is not tested on %s: serving "
+            "with Django's own ASGIHandler instead. Set ASGI_HANDLER = "
+            '"django" to choose it, or use the tested releases.',
+            untested,
+        )
+        return asgi.ASGIHandler()
     return ASGIHandler()
+
+
+def with_handler_threads(handler: asgi.ASGIHandler, application: Callable) -> Callable:
+    """`application` (Channels' consumers, say) with its thread-sensitive sync
+    calls on the fast handler's shared threads, which give their database
+    connections back after each call; under Django's handler, `application`
+    itself, whose calls take turns on asgiref's one thread as usual."""
+    if isinstance(handler, ASGIHandler):
+        return with_sync_calls_on(handler.shared_threads, application)
+    return application

@@ -3,8 +3,8 @@ Django's own middleware without a thread hop per hook under ASGI.
 
 Django's MiddlewareMixin, under ASGI, runs every process_request and
 process_response of a middleware in a worker thread (sync_to_async): with the
-seven middleware of settings.MIDDLEWARE (before CSP) that was 13 hops per request, the
-largest cost of Django's ASGI path (README, "Django on ASGI as fast as WSGI").
+seven middleware of Django's default MIDDLEWARE that was 13 hops per request, the
+largest cost of Django's ASGI path (docs/performance.md in the repository).
 The hooks of these classes only compute: they read headers and cookies and set
 attributes, so they run on the event loop, as cheaply as under WSGI. Where a
 hook may do I/O (saving a session, storing messages in the session), it still
@@ -18,7 +18,6 @@ handler-called hooks (process_view) inline too: it reads `inline_hooks`.
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from csp import middleware as csp
 from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
@@ -26,6 +25,12 @@ from django.contrib.sessions import middleware as sessions
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
+
+try:
+    from csp import middleware as csp
+except ImportError:
+    # django-csp is an extra ("csp"): without it there is nothing to twin.
+    csp = None
 
 
 class InlineHooks:
@@ -95,11 +100,7 @@ class MessageMiddleware(InlineHooks, messages.MessageMiddleware):
         return storage is not None and (storage.used or storage.added_new)
 
 
-class CSPMiddleware(InlineHooks, csp.CSPMiddleware):
-    """Builds the Content-Security-Policy header from settings: computation."""
-
-
-TWINS = [
+TWINS: list[type] = [
     SecurityMiddleware,
     SessionMiddleware,
     CommonMiddleware,
@@ -107,8 +108,14 @@ TWINS = [
     AuthenticationMiddleware,
     MessageMiddleware,
     XFrameOptionsMiddleware,
-    CSPMiddleware,
 ]
+
+if csp is not None:
+
+    class CSPMiddleware(InlineHooks, csp.CSPMiddleware):
+        """Builds the Content-Security-Policy header from settings: computation."""
+
+    TWINS.append(CSPMiddleware)
 
 
 def _path(cls: type) -> str:

@@ -1,5 +1,9 @@
 """django_asgi_kit.handlers.ASGIHandler: threads reused, sync code still isolated,
-signals queued on the request's thread, disconnects still cancel the view."""
+signals queued on the request's thread, disconnects still cancel the view.
+
+Tests taking `any_handler` run under Django's handler too: what they check is
+Django's behaviour, which the fast handler must keep. The others check what
+only the fast one does (`handler`), or why it exists (Django's)."""
 
 import asyncio
 import json
@@ -11,10 +15,11 @@ from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
-from django_asgi_kit.handlers import ASGIHandler, RequestThread, holds_no_thread
+from django_asgi_kit import ASGIHandler, get_asgi_application, holds_no_thread
+from django_asgi_kit.handlers import RequestThread
 
-from testing.waiting import eventually
 from tests import threads_urls
+from tests.conftest import let_queued_work_run
 
 REQUEST_SCOPE = {
     "type": "http",
@@ -24,26 +29,6 @@ REQUEST_SCOPE = {
     "query_string": b"",
     "headers": [(b"host", b"testserver")],
 }
-
-
-def let_queued_work_run(handler: ASGIHandler) -> None:
-    """Wait until the idle threads have run what requests queued on them.
-
-    request_finished runs there after a test has its response; left queued, it
-    would reach the receivers of the next test that listens for signals.
-    """
-    for thread in handler.idle_threads:
-        done = threading.Event()
-        thread.queue(done.set)
-        assert done.wait(10), "a request thread is stuck"
-
-
-@pytest.fixture
-def handler(settings) -> Iterator[ASGIHandler]:
-    settings.ROOT_URLCONF = "tests.threads_urls"
-    handler = ASGIHandler()
-    yield handler
-    let_queued_work_run(handler)
 
 
 async def get(application, path: str) -> dict:
@@ -68,18 +53,17 @@ async def test_sequential_requests_reuse_one_thread(handler):
     assert len(threads) == 1
 
 
-async def test_djangos_handler_starts_a_thread_per_request(settings):
+async def test_djangos_handler_starts_a_thread_per_request():
     """Why the subclass exists; if this starts failing, Django changed."""
-    settings.ROOT_URLCONF = "tests.threads_urls"
     stock = DjangoASGIHandler()
     threads = {(await get_json(stock, "/thread"))["thread"] for _ in range(5)}
     # Thread ids are reused by the OS once a thread ends, so count > 1 suffices.
     assert len(threads) > 1
 
 
-async def test_concurrent_requests_still_run_on_separate_threads(handler):
+async def test_concurrent_requests_still_run_on_separate_threads(any_handler):
     first, second = await asyncio.gather(
-        get_json(handler, "/meet"), get_json(handler, "/meet")
+        get_json(any_handler, "/meet"), get_json(any_handler, "/meet")
     )
     assert first["thread"] != second["thread"]
 
@@ -125,10 +109,11 @@ async def wait_for(event: threading.Event) -> None:
 
 
 async def test_signals_run_on_the_request_thread_around_the_view(
-    handler, request_finished
+    any_handler, request_finished
 ):
-    """Queued, not awaited, yet in Django's order and on the view's thread."""
-    await get_json(handler, "/thread")
+    """Queued by the fast handler, not awaited, yet in Django's order and on
+    the view's thread."""
+    await get_json(any_handler, "/thread")
     await wait_for(request_finished)
     assert [name for name, _ in threads_urls.events] == ["started", "view", "finished"]
     assert len({thread for _, thread in threads_urls.events}) == 1
@@ -155,18 +140,19 @@ async def test_a_failing_receiver_is_logged_and_the_request_served(
     assert "receiver failed" in str(record.exc_info[1])
 
 
-async def test_async_to_sync_in_a_sync_view_runs_on_the_servers_loop(handler):
+async def test_async_to_sync_in_a_sync_view_runs_on_the_servers_loop(any_handler):
     """What the in-memory channel layer needs from a sync view."""
-    body = await get_json(handler, "/loop")
+    body = await get_json(any_handler, "/loop")
     assert body["loop"] == id(asyncio.get_running_loop())
 
 
-async def test_a_sync_view_shares_asgiref_locals_with_the_loop(settings):
+@pytest.mark.parametrize("choice", ["fast", "django"])
+async def test_a_sync_view_shares_asgiref_locals_with_the_loop(settings, choice):
     """As Django's translation and URL prefix do: the view sees what the loop
     set before it, and the loop sees what the view set."""
-    settings.ROOT_URLCONF = "tests.threads_urls"
+    settings.ASGI_HANDLER = choice
     settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.threads_urls.local_middleware"]
-    handler = ASGIHandler()
+    handler = get_asgi_application()
     response = await get(handler, "/local")
     let_queued_work_run(handler)
     assert json.loads(response["body"]) == {"seen": "set on the loop"}
@@ -174,8 +160,10 @@ async def test_a_sync_view_shares_asgiref_locals_with_the_loop(settings):
     assert headers[b"x-local-after-view"] == b"set by the view"
 
 
-async def test_a_sync_views_exception_reaches_djangos_error_handling(handler, caplog):
-    response = await get(handler, "/fail")
+async def test_a_sync_views_exception_reaches_djangos_error_handling(
+    any_handler, caplog
+):
+    response = await get(any_handler, "/fail")
     assert response["status"] == 500
     [record] = [r for r in caplog.records if r.name == "django.request"]
     assert str(record.exc_info[1]) == "the sync view failed"
@@ -223,9 +211,11 @@ def reporting_cancelling(application, seen: list[int]):
 
 
 @pytest.mark.parametrize("path", WAITING_VIEWS)
-async def test_a_client_disconnect_cancels_the_view(handler, request_finished, path):
+async def test_a_client_disconnect_cancels_the_view(
+    any_handler, request_finished, path
+):
     seen: list[int] = []
-    communicator = await start_waiting(reporting_cancelling(handler, seen), path)
+    communicator = await start_waiting(reporting_cancelling(any_handler, seen), path)
     await communicator.send_input({"type": "http.disconnect"})
     # Raises if the handler let the cancellation escape.
     await communicator.wait(timeout=10)
@@ -251,10 +241,10 @@ async def test_a_cancelled_request_stays_cancelled(handler, request_finished, pa
 
 
 async def test_a_request_django_cannot_build_gets_400_and_finishes(
-    handler, request_finished
+    any_handler, request_finished
 ):
     scope = {**REQUEST_SCOPE, "path": "/thread", "query_string": b"q=\xff"}
-    communicator = ApplicationCommunicator(handler, scope)
+    communicator = ApplicationCommunicator(any_handler, scope)
     await communicator.send_input({"type": "http.request", "body": b""})
     start = await communicator.receive_output(timeout=10)
     assert start["status"] == 400
@@ -319,7 +309,6 @@ TURNS = 2
 @pytest.fixture
 def two_turns(settings) -> Iterator[ASGIHandler]:
     """A handler serving at most TURNS requests for sync views at once."""
-    settings.ROOT_URLCONF = "tests.threads_urls"
     settings.ASGI_MAX_SYNC_REQUESTS = TURNS
     threads_urls.gate = threads_urls.Gate()
     handler = ASGIHandler()
@@ -332,11 +321,12 @@ async def hold_gate(handler: ASGIHandler, requests: int) -> list[asyncio.Task]:
     """Start `requests` to the gate view; return once it holds as many as it
     may, and a moment more (in which one more would get in, were it let)."""
     tasks = [asyncio.create_task(get_json(handler, "/gate")) for _ in range(requests)]
-
-    async def full() -> bool:
-        return threads_urls.gate.inside == min(requests, TURNS)
-
-    await eventually(full, seconds=10)
+    for _ in range(1000):
+        if threads_urls.gate.inside == min(requests, TURNS):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the gate did not fill within 10 s")
     await asyncio.sleep(0.2)
     return tasks
 
@@ -354,6 +344,20 @@ async def test_sync_views_beyond_the_limit_wait_their_turn(two_turns):
 async def test_async_views_never_wait_for_a_turn(two_turns):
     held = await hold_gate(two_turns, TURNS)
     assert await get_json(two_turns, "/async") == {"async": True}
+    threads_urls.gate.opened.set()
+    await asyncio.gather(*held)
+
+
+async def test_a_script_prefix_is_left_out_when_resolving_early(two_turns):
+    """Under a prefix (root_path), the path below it decides whether a
+    request waits for a turn: an async view's does not."""
+    held = await hold_gate(two_turns, TURNS)
+    communicator = HttpCommunicator(
+        two_turns, "GET", "/app/async", headers=[(b"host", b"testserver")]
+    )
+    communicator.scope["root_path"] = "/app"
+    response = await communicator.get_response(timeout=5)
+    assert json.loads(response["body"]) == {"async": True}
     threads_urls.gate.opened.set()
     await asyncio.gather(*held)
 
@@ -414,14 +418,15 @@ def may_end() -> Iterator[asyncio.Event]:
 @pytest.fixture
 def one_shared_thread(settings) -> Iterator[ASGIHandler]:
     """A handler whose requests without a thread share exactly one."""
-    settings.ROOT_URLCONF = "tests.threads_urls"
     settings.ASGI_SHARED_THREADS = 1
     handler = ASGIHandler()
     yield handler
     let_queued_work_run(handler)
 
 
-async def open_stream(handler: ASGIHandler) -> tuple[ApplicationCommunicator, dict]:
+async def open_stream(
+    handler: DjangoASGIHandler,
+) -> tuple[ApplicationCommunicator, dict]:
     """A request to the streaming view, once its first chunk has arrived."""
     communicator = ApplicationCommunicator(
         handler, {**REQUEST_SCOPE, "path": "/stream"}
@@ -448,6 +453,22 @@ async def test_streamed_responses_hold_no_turn(two_turns, may_end):
     may_end.set()
     for communicator, _ in streams:
         await read_to_the_end(communicator)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_streamed_response_arrives_whole(any_handler, may_end):
+    communicator, first = await open_stream(any_handler)
+    assert len(first["calls"]) == 2
+    may_end.set()
+    rest = b""
+    while True:
+        message = await communicator.receive_output(timeout=10)
+        # The last message of a stream may come without a body.
+        rest += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    assert rest == b"end\n"
+    await communicator.wait(timeout=10)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -494,8 +515,7 @@ async def test_a_view_holding_no_thread_gives_it_back_before_it_runs(
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_holds_no_thread_leaves_djangos_own_handler_alone(settings, may_end):
-    settings.ROOT_URLCONF = "tests.threads_urls"
+async def test_holds_no_thread_leaves_djangos_own_handler_alone(may_end):
     may_end.set()
     threads_urls.waiting = asyncio.Event()
     body = await get_json(DjangoASGIHandler(), "/parked")
