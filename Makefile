@@ -15,7 +15,7 @@ DJANGO_DEBUG ?= 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: help run serve lock test test-apps test-servers test-docker test-browser test-conformance capabilities lint format bench bench-quick
+.PHONY: help run serve lock test test-kit test-django-newest test-apps test-servers test-docker test-browser test-conformance capabilities lint format bench bench-quick
 
 .DEFAULT_GOAL := help
 
@@ -46,6 +46,26 @@ $(VENV)/.dev: requirements.lock requirements-dev.lock $(KIT)/pyproject.toml | $(
 	$(INSTALL_KIT)
 	touch $@ $(VENV)/.runtime
 
+# The newest Django release, for the kit's fence (fence.py lists it as tested):
+# a venv of its own on Python 3.12, which it needs (pyenv's where none is on PATH).
+NEWEST_DJANGO := 6.1.3
+NEWEST_VENV := .venv-django-newest
+NEWEST_BIN := $(NEWEST_VENV)/bin
+PYTHON_NEWEST ?= $(shell p=$$(command -v python3.12) && $$p -c '' 2>/dev/null && echo $$p \
+	|| ls /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -1)
+
+# The dev lock as it is, then Django alone moved up (its other requirements,
+# asgiref and sqlparse, are met by the lock: pip check says so), then the kit.
+$(NEWEST_VENV)/.django-$(NEWEST_DJANGO): requirements-dev.lock $(KIT)/pyproject.toml
+	@test -n "$(PYTHON_NEWEST)" || { echo "Python 3.12 not found: install it (pyenv install 3.12)"; exit 1; }
+	$(PYTHON_NEWEST) -m venv $(NEWEST_VENV)
+	$(NEWEST_BIN)/python -m pip install --quiet --upgrade pip
+	$(NEWEST_BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(NEWEST_BIN)/python -m pip install --quiet --no-deps Django==$(NEWEST_DJANGO)
+	$(NEWEST_BIN)/python -m pip check
+	$(NEWEST_BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e $(KIT)
+	touch $@
+
 # Set up, then serve HTTP and WebSocket on SQLite and the in-memory layer, DEBUG on.
 run: $(VENV)/.runtime
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
@@ -61,11 +81,21 @@ serve: $(VENV)/.runtime
 	DJANGO_DEBUG=$(DJANGO_DEBUG) $(BIN)/python manage.py serve --server $(SERVER) --port $(PORT)$(if $(TLS), --tls)
 
 # Set up, then lint and run every test (the README's test command).
-# All tiers on SQLite (tests/docker included: it needs a container engine, see
+# The kit's tests, on this Django and the newest; all tiers on SQLite
+# (tests/docker included: it needs a container engine, see
 # deploy/docker/README.md), then the apps on PostgreSQL.
-test: $(VENV)/.dev lint
+test: $(VENV)/.dev lint test-kit test-django-newest
 	$(BIN)/python -m pytest
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest apps
+
+# The tests of packages/django-asgi-kit, from its folder (its pytest settings).
+test-kit: $(VENV)/.dev
+	cd $(KIT) && ../../$(BIN)/python -m pytest
+
+# The kit's tests and the in-process app tests on the newest Django (SQLite).
+test-django-newest: $(NEWEST_VENV)/.django-$(NEWEST_DJANGO)
+	cd $(KIT) && ../../$(NEWEST_BIN)/python -m pytest
+	$(NEWEST_BIN)/python -m pytest apps
 
 # In-process tests only (fast): consumers, services, views, settings.
 test-apps: $(VENV)/.dev

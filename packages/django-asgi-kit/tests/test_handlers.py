@@ -11,11 +11,17 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from channels.testing import HttpCommunicator
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
-from django_asgi_kit import ASGIHandler, get_asgi_application, holds_no_thread
+from django_asgi_kit import (
+    ASGIHandler,
+    get_asgi_application,
+    holds_no_thread,
+    with_handler_threads,
+)
 from django_asgi_kit.handlers import RequestThread
 
 from tests import threads_urls
@@ -548,3 +554,26 @@ async def test_a_stream_that_lost_its_cancellation_ends_at_its_next_send(
     await wait_for(request_finished)
     assert threads_urls.after_lost_cancel == ["lost", "cancelled again"]
     assert seen == [0]
+
+
+async def report_sync_thread(scope: dict, receive, send) -> None:
+    """An ASGI app (a consumer's shape) reporting where its sync calls run."""
+    name = await sync_to_async(lambda: threading.current_thread().name)()
+    await send({"type": "seen", "thread": name})
+
+
+@pytest.mark.parametrize("choice", ["fast", "django"])
+async def test_with_handler_threads_shares_the_fast_handlers_threads(settings, choice):
+    """project/asgi.py's websocket branch works under either handler: on the
+    fast one's shared threads, or as Channels runs it."""
+    settings.ASGI_HANDLER = choice
+    handler = get_asgi_application()
+    app = with_handler_threads(handler, report_sync_thread)
+    communicator = ApplicationCommunicator(app, {"type": "websocket"})
+    seen = await communicator.receive_output(timeout=10)
+    await communicator.wait(timeout=10)
+    if choice == "fast":
+        assert seen["thread"].startswith("django-shared")
+    else:
+        assert app is report_sync_thread
+        assert not seen["thread"].startswith("django-")
