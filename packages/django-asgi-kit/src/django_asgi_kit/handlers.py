@@ -39,7 +39,7 @@ compare mode or checked by a test (README, "Django on ASGI as fast as WSGI"):
    borrow one of settings.ASGI_SHARED_THREADS for the call and give its
    database connection back when the call ends, so an open stream holds
    neither a thread nor a connection while it waits. Channels consumers use
-   the same threads (with_sync_calls_on, in project/asgi.py).
+   the same threads (with_handler_threads).
 8. A disconnect ends the request even when its cancellation is lost (see
    CancelledOnDisconnect).
 9. A request body over settings.ASGI_MAX_REQUEST_BODY is refused with 413
@@ -47,6 +47,10 @@ compare mode or checked by a test (README, "Django on ASGI as fast as WSGI"):
    what arrived passes the limit. Django reads the whole body into a
    temporary file before any view runs, and only a view that reads it
    checks DATA_UPLOAD_MAX_MEMORY_SIZE, after it was all received.
+
+The settings named here have defaults in django_asgi_kit.conf. It relies on
+internals of Django and asgiref, so get_asgi_application() returns it only on
+the releases django_asgi_kit.fence lists, and Django's handler on others.
 """
 
 import asyncio
