@@ -29,3 +29,6 @@ ROOT_URLCONF = "tests.threads_urls"
 
 # conftest.py points the test database at a file (see there).
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+# For the consumer mixins' group events.
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
