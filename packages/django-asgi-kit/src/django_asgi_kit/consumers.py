@@ -7,7 +7,7 @@ Channels' dispatch closes stale database connections before every message a
 consumer handles (channels.consumer.AsyncConsumer.dispatch): a thread hop per
 frame received and per group event delivered, needed only before handlers
 that use the database. Measured with `python -m bench compare --workload echo`
-and `--workload fanout` (README, "Django on ASGI as fast as WSGI").
+and `--workload fanout` (docs/performance.md).
 Put these first among a consumer's bases.
 """
 
@@ -53,7 +53,7 @@ class WithoutChannelLayer:
     from the layer waiting beside every connection. With Redis that wait is a
     share in the process's one queue, and a disconnect cancels it: channels_redis
     then at times drops a message meant for another consumer of the process
-    (channels issue 1683; README, "Which Redis channel layer").
+    (channels issue 1683; docs/configuration.md, "Which Redis channel layer").
     """
 
     # Channels looks the alias up in CHANNEL_LAYERS; one not there means none.

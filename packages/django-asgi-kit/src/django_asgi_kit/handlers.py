@@ -1,6 +1,6 @@
 """
 Django's ASGI handler with these changes, each measured with the benchmark's
-compare mode or checked by a test (README, "Django on ASGI as fast as WSGI"):
+compare mode or checked by a test (docs/performance.md):
 
 1. Threads are reused between requests. Django runs each request in a fresh
    ThreadSensitiveContext, so the first sync call of every request (the
