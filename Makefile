@@ -140,7 +140,8 @@ format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The full benchmark (about 20 minutes): a new folder in bench/results/, summary in docs/performance.md.
+# The full benchmark (about 20 minutes): a new folder in var/bench-results/ (ignored);
+# python -m bench reference FOLDER makes it the committed bench/reference/.
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench
 

@@ -11,6 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from bench.records import Figure, tls_fronts  # noqa: E402
 from bench.report import ECHO_REFERENCE, ReportBuilder  # noqa: E402
 
+# Dots per inch of the PNGs; the committed reference is drawn smaller
+# (bench/reference.py).
+DPI = 110
+
 
 def _value(figure: Figure) -> float:
     # Client-bound and failed cells are drawn as gaps, never as the server's bar.
@@ -42,7 +46,7 @@ def grouped_bars(
     axes.grid(axis="y", alpha=0.3)
     axes.legend(fontsize=7, ncols=min(len(series), 4))
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=DPI)
     plt.close(figure)
 
 
@@ -222,7 +226,7 @@ def _fanout_chart(run: dict[str, Any], folder: Path) -> list[dict[str, str]]:
     caption = "Broadcast fan-out: delivery latency and undelivered share per layer"
     figure.suptitle(caption, fontsize=10)
     figure.tight_layout()
-    figure.savefig(folder / "fanout_latency.png", dpi=110)
+    figure.savefig(folder / "fanout_latency.png", dpi=DPI)
     plt.close(figure)
     return [{"file": "fanout_latency.png", "caption": caption}]
 

@@ -1,12 +1,13 @@
 """
 Command line of the harness.
 
-  python -m bench                 the full run (about 20 minutes), into bench/results/
+  python -m bench                 the full run (~20 minutes), into var/bench-results/
   python -m bench --quick         about a minute, into var/bench-results/ (CI smoke)
   python -m bench compare ...     two revisions or two settings, side by side
   python -m bench check           the harness against bare wrk on the raw app
   python -m bench report FOLDER   redraw a run's charts and report from its JSON
-  python -m bench readme          put the latest full run's summary in README.md
+  python -m bench reference DIR   make a full run the committed bench/reference/
+  python -m bench readme          put the reference's summary in docs/performance.md
   python -m bench targets ...     servers already running (the compose stack)
   python -m bench soak            mixed load for 10 minutes: memory flat, no errors
   python -m bench scale           10,000 SSE streams and WebSockets per server
@@ -43,6 +44,7 @@ from bench.harness import (
 )
 from bench.plan import CHANNEL_LAYERS, PRESETS
 from bench.readme import update_readme
+from bench.reference import REFERENCE_ROOT, SUMMARY_FILE, write_reference
 from bench.runner import Runner, Services
 from bench.scale import (
     DEFAULT_CONNECTIONS,
@@ -56,10 +58,8 @@ from bench.scale import (
 from bench.soak import SOAK_ROOT, soak, soak_markdown, write_soak
 from bench.targets import measure_targets, parse_target, targets_table
 from serving.databases import ServiceUnavailable
-from serving.processes import ROOT
 from serving.registry import load_servers
 
-QUICK_ROOT = ROOT / "var" / "bench-results"
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -93,27 +93,20 @@ def run_command(argv: list[str]) -> int:
     parser.add_argument(
         "--out",
         type=Path,
-        help="where the results folder goes (default: bench/results/, "
-        "or var/bench-results/ with --quick)",
-    )
-    parser.add_argument(
-        "--no-readme",
-        action="store_true",
-        help="do not update README.md's benchmark summary",
+        default=RESULTS_ROOT,
+        help="where the results folder goes (default: var/bench-results/, "
+        "ignored by git)",
     )
     _services(parser)
     args = parser.parse_args(argv)
     preset = PRESETS["quick" if args.quick else "full"]
-    root = args.out or (QUICK_ROOT if args.quick else RESULTS_ROOT)
     run, folder = run_benchmark(
         preset,
         load_servers(),
-        results_root=root,
+        results_root=args.out,
         postgres_url=args.postgres_url,
         redis_url=args.redis_url,
     )
-    if not args.quick and not args.no_readme and root == RESULTS_ROOT:
-        update_readme(run)
     print(f"Results: {folder}")
     print("\n".join(f"- {line}" for line in run["report"]["summary"]))
     failed = [r for r in run["records"] if r["error"]]
@@ -240,7 +233,12 @@ def soak_command(argv: list[str]) -> int:
     )
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--server", default="uvicorn")
-    parser.add_argument("--results", type=Path, default=SOAK_ROOT)
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=SOAK_ROOT,
+        help="where the results folder goes (default: var/bench-results/)",
+    )
     _services(parser)
     args = parser.parse_args(argv)
     record = soak(
@@ -301,16 +299,39 @@ def scale_command(argv: list[str]) -> int:
     return 1 if failed_servers(record) else 0
 
 
+def reference_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench reference",
+        description="Make a full run's folder the committed reference: its "
+        "README.md, its charts drawn smaller and its results without the raw "
+        "records, into bench/reference/; then the summary in docs/performance.md.",
+    )
+    parser.add_argument("folder", type=Path)
+    parser.add_argument(
+        "--no-readme",
+        action="store_true",
+        help="do not update the summary block of docs/performance.md",
+    )
+    args = parser.parse_args(argv)
+    try:
+        run = write_reference(args.folder)
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
+    if not args.no_readme:
+        update_readme(run)
+    print(f"{REFERENCE_ROOT} now holds {run['run_id']}; commit it.")
+    return 0
+
+
 def readme_command(argv: list[str]) -> int:
     argparse.ArgumentParser(prog="python -m bench readme").parse_args(argv)
-    from apps.bench.results import run_list
-
-    full = [run for run in run_list() if run["mode"] == "full"]
-    if not full:
-        print("No full run in bench/results/ yet.", file=sys.stderr)
+    path = REFERENCE_ROOT / SUMMARY_FILE
+    if not path.is_file():
+        print(f"No reference run: {path} is missing.", file=sys.stderr)
         return 1
-    update_readme(full[-1])
-    print(f"README.md now shows {full[-1]['run_id']}")
+    run = json.loads(path.read_text())
+    update_readme(run)
+    print(f"docs/performance.md now shows {run['run_id']}")
     return 0
 
 
@@ -349,6 +370,7 @@ COMMANDS = {
     "scale": scale_command,
     "compare": compare_command,
     "report": report_command,
+    "reference": reference_command,
     "readme": readme_command,
     "check": check_command,
 }

@@ -44,7 +44,9 @@ from serving.devcert import ensure_dev_certificates
 from serving.processes import ROOT
 from serving.registry import ServerVariant
 
-RESULTS_ROOT = ROOT / "bench" / "results"
+# Runs are outputs, not sources: an ignored folder (.gitignore, .dockerignore).
+# The committed reference is a copy made by `python -m bench reference`.
+RESULTS_ROOT = ROOT / "var" / "bench-results"
 CHECK_SERVER = "uvicorn"
 REQUIRED_TOOLS = ("wrk", "h2load", "taskset")
 

@@ -1,4 +1,5 @@
-"""The benchmark block of docs/performance.md: the latest full run's summary.
+"""The benchmark block of docs/performance.md: the reference run's summary
+(bench/reference/, committed; local runs in var/bench-results/ are not).
 
 The functions keep their names from when the block was in the README."""
 
@@ -18,7 +19,7 @@ def readme_block(run: dict[str, Any]) -> str:
     load = " / ".join(f"{v:.2f}" for v in run["machine"]["load_average_before"])
     preset = run["preset"]
     return (
-        f"Latest run: [`{run['run_id']}`](../bench/results/{run['folder']}/README.md), "
+        f"Reference run: [`{run['run_id']}`](../bench/reference/README.md), "
         f"{run['machine']['description']}; load average {load} when it started "
         "(the machine was shared, so read ratios rather than absolute figures).\n"
         f"Method: each server with one worker pinned to CPU 0, the load generator on "

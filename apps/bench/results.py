@@ -1,7 +1,14 @@
 """
-Reading the benchmark harness's output (bench/results/<run>/results.json) for
-the /bench/ page. The harness stores the report it rendered to Markdown in the
-same file, so the page and README.md of a run show the same tables.
+The runs of the benchmark harness, for the /bench/ page: the newest local run,
+else the committed reference.
+
+Local runs are folders of results.json, README.md and charts/ that
+`python -m bench` writes into var/bench-results/ (ignored by git and by the
+image), or into BENCH_RESULTS_DIR for a folder chosen with --out. The harness
+stores the report it rendered to Markdown in results.json, so the page and a
+run's README.md show the same tables. bench/reference/ keeps one full run (see
+bench/reference.py): its summary.json is results.json without the raw records,
+which the page does not read.
 """
 
 import json
@@ -14,37 +21,70 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
+# Where the harness writes by default (bench/harness.py RESULTS_ROOT); soak and
+# scale runs land there too, and have no report for the page.
+HARNESS_DIR = Path(settings.BASE_DIR) / "var" / "bench-results"
+# The committed reference (bench/reference.py REFERENCE_ROOT, SUMMARY_FILE).
+REFERENCE_DIR = Path(settings.BASE_DIR) / "bench" / "reference"
+REFERENCE_FILE = "summary.json"
 
 
-def _load(folder: Path) -> dict[str, Any] | None:
+def _load(path: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((folder / RESULTS_FILE).read_text())
+        run = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        logger.warning("Skipping benchmark results in %s: %s", folder, exc)
+        logger.warning("Skipping benchmark results in %s: %s", path.parent, exc)
         return None
+    # Soak and scale records share the folder; only harness runs have a report.
+    return run if isinstance(run, dict) and "report" in run else None
 
 
-def run_list() -> list[dict[str, Any]]:
-    """Every readable run in BENCH_RESULTS_DIR, oldest first."""
-    root = Path(settings.BENCH_RESULTS_DIR)
-    if not root.is_dir():
-        return []
-    folders = [path for path in root.iterdir() if (path / RESULTS_FILE).is_file()]
-    runs = [run for run in map(_load, folders) if run is not None]
-    return sorted(runs, key=lambda run: run.get("started_at", ""))
+def _local_dirs() -> list[Path]:
+    dirs = [HARNESS_DIR, Path(settings.BENCH_RESULTS_DIR)]
+    return [path for i, path in enumerate(dirs) if path not in dirs[:i]]
 
 
-def latest_run() -> dict[str, Any] | None:
-    """The newest run, or None when there is none yet."""
-    runs = run_list()
-    return runs[-1] if runs else None
+def _local_runs() -> list[tuple[dict[str, Any], Path]]:
+    """Every readable local run and its folder, oldest first."""
+    found = []
+    for root in filter(Path.is_dir, _local_dirs()):
+        for folder in root.iterdir():
+            if (folder / RESULTS_FILE).is_file():
+                run = _load(folder / RESULTS_FILE)
+                if run is not None:
+                    found.append((run, folder))
+    return sorted(found, key=lambda pair: pair[0].get("started_at", ""))
+
+
+def reference_run() -> dict[str, Any] | None:
+    """The committed reference run, or None if bench/reference/ has none."""
+    path = REFERENCE_DIR / REFERENCE_FILE
+    return _load(path) if path.is_file() else None
+
+
+def _shown() -> tuple[dict[str, Any], Path] | None:
+    local = _local_runs()
+    if local:
+        return local[-1]
+    reference = reference_run()
+    return (reference, REFERENCE_DIR) if reference else None
+
+
+def shown_run() -> tuple[dict[str, Any] | None, bool]:
+    """The run the page shows (the newest local one, else the reference), and
+    whether it is the reference."""
+    shown = _shown()
+    if shown is None:
+        return None, False
+    return shown[0], shown[1] == REFERENCE_DIR
 
 
 def chart_path(*, run_id: str, name: str) -> Path | None:
-    """The file of a chart that run `run_id` lists, or None."""
-    for run in run_list():
-        if run["run_id"] == run_id:
+    """The file of a chart that run `run_id` (local, else the reference) lists."""
+    reference = reference_run()
+    candidates = _local_runs() + ([(reference, REFERENCE_DIR)] if reference else [])
+    for run, folder in candidates:
+        if run.get("run_id") == run_id:
             charts = {chart["file"] for chart in run["report"]["charts"]}
-            folder = Path(settings.BENCH_RESULTS_DIR) / run["folder"]
             return folder / "charts" / name if name in charts else None
     return None

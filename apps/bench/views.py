@@ -1,6 +1,6 @@
 """
 The TechEmpower endpoints (see contract.py), each as a sync and an async view,
-and the page that shows the latest benchmark results.
+and the page that shows the newest benchmark run (else the reference).
 
 The sync views run in Django's thread under ASGI, the async ones on the event
 loop: the harness measures what that difference costs on each server.
@@ -119,10 +119,11 @@ async def updates_async(request: HttpRequest) -> JsonResponse:
 
 @require_safe
 async def results_page(request: HttpRequest) -> HttpResponse:
-    """The latest benchmark run: its summary, tables and charts."""
-    run = results.latest_run()
+    """The newest local benchmark run, else the committed reference: its
+    summary, tables and charts."""
+    run, is_reference = results.shown_run()
     # A cell the harness marks so: shown as a dagger, not as a figure.
-    context = {"run": run, "TOO_FEW": " (too few responses)"}
+    context = {"run": run, "reference": is_reference, "TOO_FEW": " (too few responses)"}
     return render(request, "bench/results.html", context)
 
 
