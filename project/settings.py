@@ -331,9 +331,10 @@ PROBES_ENABLED = env.bool("DJANGO_PROBES", default=DEBUG)
 # BENCHMARK
 # ------------------------------------------------------------------------------
 # The /bench/ page shows the newest run in this folder (`python -m bench` writes
-# one subfolder per run, see bench/README.md).
+# one subfolder per run there, git-ignored), else the committed reference run
+# (bench/reference/); see bench/README.md.
 BENCH_RESULTS_DIR = Path(
-    env.str("DJANGO_BENCH_RESULTS_DIR", default=str(BASE_DIR / "bench" / "results"))
+    env.str("DJANGO_BENCH_RESULTS_DIR", default=str(BASE_DIR / "var" / "bench-results"))
 )
 
 # CHAT

@@ -3,8 +3,9 @@ The runs of the benchmark harness, for the /bench/ page: the newest local run,
 else the committed reference.
 
 Local runs are folders of results.json, README.md and charts/ that
-`python -m bench` writes into var/bench-results/ (ignored by git and by the
-image), or into BENCH_RESULTS_DIR for a folder chosen with --out. The harness
+`python -m bench` writes into settings.BENCH_RESULTS_DIR (var/bench-results/
+unless DJANGO_BENCH_RESULTS_DIR says otherwise; ignored by git and by the
+image). The harness
 stores the report it rendered to Markdown in results.json, so the page and a
 run's README.md show the same tables. bench/reference/ keeps one full run (see
 bench/reference.py): its summary.json is results.json without the raw records,
@@ -21,9 +22,6 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
-# Where the harness writes by default (bench/harness.py RESULTS_ROOT); soak and
-# scale runs land there too, and have no report for the page.
-HARNESS_DIR = Path(settings.BASE_DIR) / "var" / "bench-results"
 # The committed reference (bench/reference.py REFERENCE_ROOT, SUMMARY_FILE).
 REFERENCE_DIR = Path(settings.BASE_DIR) / "bench" / "reference"
 REFERENCE_FILE = "summary.json"
@@ -39,15 +37,12 @@ def _load(path: Path) -> dict[str, Any] | None:
     return run if isinstance(run, dict) and "report" in run else None
 
 
-def _local_dirs() -> list[Path]:
-    dirs = [HARNESS_DIR, Path(settings.BENCH_RESULTS_DIR)]
-    return [path for i, path in enumerate(dirs) if path not in dirs[:i]]
-
-
 def _local_runs() -> list[tuple[dict[str, Any], Path]]:
     """Every readable local run and its folder, oldest first."""
     found = []
-    for root in filter(Path.is_dir, _local_dirs()):
+    # Soak and scale runs land there too, and have no report for the page.
+    root = Path(settings.BENCH_RESULTS_DIR)
+    if root.is_dir():
         for folder in root.iterdir():
             if (folder / RESULTS_FILE).is_file():
                 run = _load(folder / RESULTS_FILE)

@@ -2,8 +2,10 @@
 with its tables and charts."""
 
 import json
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 
 from apps.bench import results
 from bench.harness import RESULTS_ROOT, write_results
@@ -13,8 +15,9 @@ from bench.soak import SOAK_ROOT
 from bench.tests.synthetic import synthetic_run
 from serving.processes import ROOT
 
-# Before the fixture below points it elsewhere.
-HARNESS_DIR = results.HARNESS_DIR
+# The settings' default, before the fixture below points it elsewhere (the
+# test environment sets no DJANGO_BENCH_RESULTS_DIR).
+DEFAULT_RESULTS_DIR = Path(django_settings.BENCH_RESULTS_DIR)
 
 pytestmark = pytest.mark.django_db
 
@@ -42,10 +45,9 @@ def two_runs(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def no_local_runs(settings, monkeypatch, tmp_path):
+def no_local_runs(settings, tmp_path):
     """No local run, whatever this checkout's var/bench-results/ holds."""
-    monkeypatch.setattr(results, "HARNESS_DIR", tmp_path / "harness")
-    settings.BENCH_RESULTS_DIR = tmp_path / "setting"
+    settings.BENCH_RESULTS_DIR = tmp_path / "no-runs"
 
 
 @pytest.fixture
@@ -79,9 +81,9 @@ def test_the_reference_is_the_run_without_its_records(reference_dir):
     assert charts == {chart["file"] for chart in summary["charts"]}
 
 
-def test_the_page_reads_where_the_harness_writes():
+def test_the_page_reads_where_the_harness_writes(settings):
     # Runs go to the ignored var/ (.gitignore); the reference is committed.
-    assert HARNESS_DIR == RESULTS_ROOT == SOAK_ROOT == SCALE_ROOT
+    assert DEFAULT_RESULTS_DIR == RESULTS_ROOT == SOAK_ROOT == SCALE_ROOT
     assert RESULTS_ROOT.is_relative_to(ROOT / "var")
     assert "/var/" in (ROOT / ".gitignore").read_text().split()
     assert results.REFERENCE_DIR == REFERENCE_ROOT
@@ -128,10 +130,11 @@ async def test_the_committed_reference_renders(async_client):
 
 
 async def test_a_local_run_in_the_harness_folder_wins_over_the_reference(
-    async_client, monkeypatch, reference_dir, tmp_path
+    async_client, settings, reference_dir, tmp_path
 ):
     harness = tmp_path / "harness"
     harness.mkdir()
+    settings.BENCH_RESULTS_DIR = harness
     written_run(harness, "2026-01-01-host-dddddd", "2026-01-01T00:00:00+00:00")
     # A soak record in the same folder has no report: not a run for the page.
     (harness / "2026-01-05-host-soak00").mkdir()
