@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import SyncToAsync
-from channels import consumer
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 from django_asgi_kit.channel_layers import BACKENDS, channel_layer_config
+from django_asgi_kit.testing import counting_database_checks
 
 from testing.private_redis import PrivateRedis
 
@@ -97,20 +97,13 @@ def redis_layer_that_stops(settings, private_redis) -> PrivateRedis:
 
 
 @pytest.fixture
-def database_checks(monkeypatch) -> list[str]:
+def database_checks() -> Iterator[list[str]]:
     """
     The consumers' database connection checks (Channels' dispatch runs one, a
     thread hop, before each message it handles): one entry per check, from now on.
     """
-    checks: list[str] = []
-    original = consumer.aclose_old_connections
-
-    async def counted() -> None:
-        checks.append("check")
-        await original()
-
-    monkeypatch.setattr(consumer, "aclose_old_connections", counted)
-    return checks
+    with counting_database_checks() as checks:
+        yield checks
 
 
 @pytest.fixture(autouse=True)

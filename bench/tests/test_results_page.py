@@ -22,6 +22,25 @@ DEFAULT_RESULTS_DIR = Path(django_settings.BENCH_RESULTS_DIR)
 pytestmark = pytest.mark.django_db
 
 
+async def assert_png(async_client, url: str) -> None:
+    """The page's chart at `url` is served, as a PNG image."""
+    image = await async_client.get(url)
+    assert image.status_code == 200
+    assert image["Content-Type"] == "image/png"
+    assert b"".join(image.streaming_content)[:4] == b"\x89PNG"
+
+
+async def page_showing(async_client, run_id: str) -> str:
+    """/bench/, checked to show the synthetic run `run_id`: a table, a chart."""
+    page = (await async_client.get("/bench/")).content.decode()
+    assert run_id in page
+    assert "<td>0.40×</td>" in page
+    chart = f"/bench/results/{run_id}/http_throughput.png"
+    assert f'src="{chart}"' in page
+    await assert_png(async_client, chart)
+    return page
+
+
 def written_run(root, run_id: str, started_at: str) -> None:
     run = synthetic_run() | {
         "run_id": run_id,
@@ -106,15 +125,8 @@ async def test_without_any_run_the_page_says_how_to_make_them(
 
 
 async def test_without_a_local_run_the_reference_is_shown(async_client, reference_dir):
-    page = (await async_client.get("/bench/")).content.decode()
-    assert "2026-01-02-host-eeeeee" in page
+    page = await page_showing(async_client, "2026-01-02-host-eeeeee")
     assert "the reference run kept in <code>bench/reference/</code>" in page
-    assert "<td>0.40×</td>" in page
-    chart = "/bench/results/2026-01-02-host-eeeeee/http_throughput.png"
-    assert f'src="{chart}"' in page
-    image = await async_client.get(chart)
-    assert image.status_code == 200
-    assert b"".join(image.streaming_content)[:4] == b"\x89PNG"
 
 
 async def test_the_committed_reference_renders(async_client):
@@ -125,8 +137,7 @@ async def test_the_committed_reference_renders(async_client):
     for chart in run["report"]["charts"]:
         url = f"/bench/results/{run['run_id']}/{chart['file']}"
         assert f'src="{url}"' in page
-        image = await async_client.get(url)
-        assert b"".join(image.streaming_content)[:4] == b"\x89PNG"
+        await assert_png(async_client, url)
 
 
 async def test_a_local_run_in_the_harness_folder_wins_over_the_reference(
@@ -146,27 +157,18 @@ async def test_a_local_run_in_the_harness_folder_wins_over_the_reference(
     assert "2026-01-02-host-eeeeee" not in page
     assert "bench/reference/" not in page
     chart = "/bench/results/2026-01-01-host-dddddd/http_throughput.png"
-    image = await async_client.get(chart)
-    assert b"".join(image.streaming_content)[:4] == b"\x89PNG"
+    await assert_png(async_client, chart)
 
 
 async def test_the_newest_run_is_shown_with_tables_and_charts(
     async_client, results_dir
 ):
     # The unreadable folder is skipped (and logged), not an error page.
-    page = (await async_client.get("/bench/")).content.decode()
-    assert "2026-01-03-host-cccccc" in page
+    page = await page_showing(async_client, "2026-01-03-host-cccccc")
     assert "2026-01-01-host-aaaaaa" not in page
     assert "bench/reference/" not in page
     assert "Django sync plaintext view on ASGI: 0.36×–0.40×" in page
-    assert "<td>0.40×</td>" in page
     assert "a starting point, not a final conclusion" in page
-    chart = "/bench/results/2026-01-03-host-cccccc/http_throughput.png"
-    assert f'src="{chart}"' in page
-    image = await async_client.get(chart)
-    assert image.status_code == 200
-    assert image["Content-Type"] == "image/png"
-    assert b"".join(image.streaming_content)[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize(

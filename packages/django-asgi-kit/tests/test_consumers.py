@@ -1,9 +1,9 @@
 """The consumer mixins on Channels' own consumers, through WebsocketCommunicator."""
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
-from channels import consumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -13,6 +13,7 @@ from django_asgi_kit import (
     WithoutChannelLayer,
     WithoutDatabase,
 )
+from django_asgi_kit.testing import counting_database_checks
 
 
 @pytest.fixture(autouse=True)
@@ -22,17 +23,10 @@ async def empty_layer() -> None:
 
 
 @pytest.fixture
-def database_checks(monkeypatch) -> list[str]:
+def database_checks() -> Iterator[list[str]]:
     """Channels' database connection checks (a thread hop each), from now on."""
-    checks: list[str] = []
-    original = consumer.aclose_old_connections
-
-    async def counted() -> None:
-        checks.append("check")
-        await original()
-
-    monkeypatch.setattr(consumer, "aclose_old_connections", counted)
-    return checks
+    with counting_database_checks() as checks:
+        yield checks
 
 
 class Echo(AsyncWebsocketConsumer):

@@ -2,9 +2,6 @@
 used only on the Django and asgiref releases it is tested on."""
 
 import logging
-import subprocess
-import sys
-from pathlib import Path
 
 import asgiref
 import django
@@ -15,7 +12,7 @@ from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 from django_asgi_kit import ASGIHandler, get_asgi_application
 from django_asgi_kit.fence import feature_release, untested_versions
 
-PACKAGE = Path(__file__).resolve().parents[1]
+from tests.processes import run_python
 
 
 def test_the_installed_releases_are_tested_ones():
@@ -61,14 +58,7 @@ print(type(get_asgi_application()).__module__)
 def test_an_untested_django_says_so_at_start_up_and_falls_back():
     """In a process of its own, with no logging configured: the warning still
     reaches stderr."""
-    result = subprocess.run(
-        [sys.executable, "-c", UNTESTED_DJANGO],
-        cwd=PACKAGE,
-        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(UNTESTED_DJANGO)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.core.handlers.asgi"]
     assert "not tested on Django 9.9 (tested: 5.2, 6.1)" in result.stderr

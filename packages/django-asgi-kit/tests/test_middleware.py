@@ -3,11 +3,8 @@
 This module is also the URLconf of its tests (`urls` fixture)."""
 
 import json
-import subprocess
-import sys
 import threading
 from http.cookies import SimpleCookie
-from pathlib import Path
 
 import pytest
 from channels.testing import HttpCommunicator
@@ -19,7 +16,7 @@ from django.utils.deprecation import MiddlewareMixin
 from django_asgi_kit import ASGIHandler
 from django_asgi_kit.middleware import TWIN_PATHS, InlineHooks, with_twins
 
-PACKAGE = Path(__file__).resolve().parents[1]
+from tests.processes import run_python
 
 seen: dict[str, int] = {}
 
@@ -140,13 +137,6 @@ print(type(handler).__name__, len(TWIN_PATHS))
 
 
 def test_without_django_csp_the_other_twins_load():
-    result = subprocess.run(
-        [sys.executable, "-c", WITHOUT_CSP],
-        cwd=PACKAGE,
-        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_python(WITHOUT_CSP)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ASGIHandler", str(len(TWIN_PATHS) - 1)]

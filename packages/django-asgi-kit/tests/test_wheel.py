@@ -9,7 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1]
+from tests.processes import PACKAGE
 
 SHOW = """
 import json, django_asgi_kit
