@@ -7,7 +7,7 @@ Command line of the harness.
   python -m bench check           the harness against bare wrk on the raw app
   python -m bench report FOLDER   redraw a run's charts and report from its JSON
   python -m bench reference DIR   make a full run the committed bench/reference/
-  python -m bench readme          put the reference's summary in docs/performance.md
+  python -m bench summary         put the reference's summary in docs/performance.md
   python -m bench targets ...     servers already running (the compose stack)
   python -m bench soak            mixed load for 10 minutes: memory flat, no errors
   python -m bench scale           10,000 SSE streams and WebSockets per server
@@ -43,7 +43,6 @@ from bench.harness import (
     wrk_check,
 )
 from bench.plan import CHANNEL_LAYERS, PRESETS
-from bench.readme import update_readme
 from bench.reference import REFERENCE_ROOT, SUMMARY_FILE, write_reference
 from bench.runner import Runner, Services
 from bench.scale import (
@@ -56,6 +55,7 @@ from bench.scale import (
     write_scale,
 )
 from bench.soak import SOAK_ROOT, soak, soak_markdown, write_soak
+from bench.summary_block import update_summary_block
 from bench.targets import measure_targets, parse_target, targets_table
 from serving.databases import ServiceUnavailable
 from serving.registry import load_servers
@@ -308,7 +308,7 @@ def reference_command(argv: list[str]) -> int:
     )
     parser.add_argument("folder", type=Path)
     parser.add_argument(
-        "--no-readme",
+        "--no-summary",
         action="store_true",
         help="do not update the summary block of docs/performance.md",
     )
@@ -317,20 +317,20 @@ def reference_command(argv: list[str]) -> int:
         run = write_reference(args.folder)
     except (OSError, ValueError) as exc:
         parser.error(str(exc))
-    if not args.no_readme:
-        update_readme(run)
+    if not args.no_summary:
+        update_summary_block(run)
     print(f"{REFERENCE_ROOT} now holds {run['run_id']}; commit it.")
     return 0
 
 
-def readme_command(argv: list[str]) -> int:
-    argparse.ArgumentParser(prog="python -m bench readme").parse_args(argv)
+def summary_command(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="python -m bench summary").parse_args(argv)
     path = REFERENCE_ROOT / SUMMARY_FILE
     if not path.is_file():
         print(f"No reference run: {path} is missing.", file=sys.stderr)
         return 1
     run = json.loads(path.read_text())
-    update_readme(run)
+    update_summary_block(run)
     print(f"docs/performance.md now shows {run['run_id']}")
     return 0
 
@@ -371,7 +371,7 @@ COMMANDS = {
     "compare": compare_command,
     "report": report_command,
     "reference": reference_command,
-    "readme": readme_command,
+    "summary": summary_command,
     "check": check_command,
 }
 

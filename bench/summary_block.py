@@ -1,7 +1,5 @@
 """The benchmark block of docs/performance.md: the reference run's summary
-(bench/reference/, committed; local runs in var/bench-results/ are not).
-
-The functions keep their names from when the block was in the README."""
+(bench/reference/, committed; local runs in var/bench-results/ are not)."""
 
 import re
 from typing import Any
@@ -10,11 +8,11 @@ from bench.markdown import summary_markdown
 from serving.processes import ROOT
 
 # The document that holds the block; links in it are relative to its folder.
-README = ROOT / "docs" / "performance.md"
+DOCUMENT = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench-summary:start -->\n", "<!-- bench-summary:end -->"
 
 
-def readme_block(run: dict[str, Any]) -> str:
+def summary_block(run: dict[str, Any]) -> str:
     """What goes between the markers of docs/performance.md for `run`."""
     load = " / ".join(f"{v:.2f}" for v in run["machine"]["load_average_before"])
     preset = run["preset"]
@@ -28,15 +26,15 @@ def readme_block(run: dict[str, Any]) -> str:
     )
 
 
-def update_readme(run: dict[str, Any]) -> None:
+def update_summary_block(run: dict[str, Any]) -> None:
     """Replace the block between the markers with `run`'s."""
-    text = README.read_text()
+    text = DOCUMENT.read_text()
     pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
     if not pattern.search(text):
-        raise ValueError(f"{README.name} has no {START.strip()} … {END} markers.")
-    README.write_text(pattern.sub(lambda _: START + readme_block(run) + END, text))
+        raise ValueError(f"{DOCUMENT.name} has no {START.strip()} … {END} markers.")
+    DOCUMENT.write_text(pattern.sub(lambda _: START + summary_block(run) + END, text))
 
 
-def readme_embedded_block() -> str:
+def embedded_summary_block() -> str:
     """The block docs/performance.md holds now."""
-    return README.read_text().split(START, 1)[1].split(END, 1)[0]
+    return DOCUMENT.read_text().split(START, 1)[1].split(END, 1)[0]

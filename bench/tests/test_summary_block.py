@@ -2,8 +2,8 @@
 
 import json
 
-from bench.readme import readme_block, readme_embedded_block
 from bench.reference import REFERENCE_ROOT, SUMMARY_FILE
+from bench.summary_block import embedded_summary_block, summary_block
 from bench.tests.synthetic import synthetic_run
 
 
@@ -11,13 +11,14 @@ def test_readme_shows_the_reference_run():
     # Local runs (var/bench-results/) are not committed: the docs link the reference.
     run = json.loads((REFERENCE_ROOT / SUMMARY_FILE).read_text())
     assert run["mode"] == "full"
-    assert readme_embedded_block() == readme_block(run), "run: python -m bench readme"
+    message = "run: python -m bench summary"
+    assert embedded_summary_block() == summary_block(run), message
 
 
 def test_the_block_names_the_machine_the_method_and_the_run():
     run = synthetic_run()
     run["report"] = {"summary": ["Django is slower on ASGI."]}
-    block = readme_block(run)
+    block = summary_block(run)
     # Relative to docs/, where the block is.
     assert (
         "Reference run: [`2026-01-02-testhost-abc123`](../bench/reference/README.md)"
