@@ -17,10 +17,14 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
-from django_asgi_kit.channel_layers import BACKENDS, channel_layer_config
+from django_asgi_kit.channel_layers import (
+    BACKENDS,
+    RedisSentinel,
+    channel_layer_config,
+)
 from django_asgi_kit.testing import counting_database_checks
 
-from testing.private_redis import PrivateRedis
+from testing.private_redis import PrivateRedis, PrivateSentinel
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_DATABASE_URL = os.environ.get(
@@ -56,14 +60,17 @@ def channel_layers_setting(
     backend: str = "redis",
     *,
     redis_url: str = TEST_REDIS_URL,
+    sentinel: RedisSentinel | None = None,
     capacity: int = 100,
     max_connections: int = 5,
 ) -> dict:
-    """settings.CHANNEL_LAYERS for one test: its own key prefix in Redis."""
+    """settings.CHANNEL_LAYERS for one test: its own key prefix in Redis (at
+    `redis_url`, or the master `sentinel` names)."""
     return {
         "default": channel_layer_config(
             backend,
-            redis_url=redis_url,
+            redis_url="" if sentinel else redis_url,
+            sentinel=sentinel,
             capacity=capacity,
             max_connections=max_connections,
             prefix=unique_prefix(),
@@ -87,6 +94,14 @@ def private_redis() -> Iterator[PrivateRedis]:
     server = PrivateRedis().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def private_sentinel(tmp_path) -> Iterator[PrivateSentinel]:
+    """A Redis master of the test's own and a sentinel that watches it."""
+    sentinel = PrivateSentinel(tmp_path).start()
+    yield sentinel
+    sentinel.stop()
 
 
 @pytest.fixture

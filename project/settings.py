@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
-from django_asgi_kit.channel_layers import channel_layer_config
+from django_asgi_kit.channel_layers import RedisSentinel, channel_layer_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -224,16 +224,41 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # ------------------------------------------------------------------------------
 # https://channels.readthedocs.io/en/latest/topics/channel_layers.html
 REDIS_URL = env.str("REDIS_URL", default="")
+
+
+def _redis_sentinel() -> RedisSentinel | None:
+    """REDIS_SENTINELS ("host:port,host:port") and REDIS_SENTINEL_MASTER (the
+    name the sentinels know the master by), instead of REDIS_URL."""
+    addresses = env.str("REDIS_SENTINELS", default="")
+    if not addresses:
+        return None
+    try:
+        return RedisSentinel.parse(
+            addresses,
+            env.str("REDIS_SENTINEL_MASTER", default=""),
+            password=env.str("REDIS_SENTINEL_PASSWORD", default=""),
+            master_password=env.str("REDIS_SENTINEL_MASTER_PASSWORD", default=""),
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"REDIS_SENTINELS={addresses!r} with REDIS_SENTINEL_MASTER: {exc}."
+        ) from None
+
+
+REDIS_SENTINEL = _redis_sentinel()
 # "memory" (one process only), "redis" (channels_redis RedisChannelLayer, the
-# default with REDIS_URL) or "redis-pubsub" (RedisPubSubChannelLayer). Why redis
-# is the default: see django_asgi_kit.channel_layers.
+# default with REDIS_URL or REDIS_SENTINELS) or "redis-pubsub"
+# (RedisPubSubChannelLayer). Why redis is the default: see
+# django_asgi_kit.channel_layers.
 CHANNEL_LAYER_KIND = env.str(
-    "DJANGO_CHANNEL_LAYER", default="redis" if REDIS_URL else "memory"
+    "DJANGO_CHANNEL_LAYER",
+    default="redis" if REDIS_URL or REDIS_SENTINEL else "memory",
 )
 CHANNEL_LAYERS = {
     "default": channel_layer_config(
         CHANNEL_LAYER_KIND,
         redis_url=REDIS_URL,
+        sentinel=REDIS_SENTINEL,
         capacity=env.int("DJANGO_CHANNEL_LAYER_CAPACITY", default=1000),
         max_connections=env.int("DJANGO_CHANNEL_LAYER_MAX_CONNECTIONS", default=50),
         prefix=env.str("DJANGO_CHANNEL_LAYER_PREFIX", default="asgi"),

@@ -7,13 +7,13 @@ start-up, so both always agree.
 import asyncio
 import logging
 
-import redis.asyncio as redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import connection, connections
+from django_asgi_kit.channel_layers import ping_master
 
 logger = logging.getLogger(__name__)
 
@@ -47,21 +47,12 @@ async def check_database() -> None:
     await sync_to_async(_query_database)()
 
 
-def _redis_addresses() -> list[str]:
-    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
-    return [host["address"] for host in config.get("hosts", [])]
-
-
 async def check_channel_layer() -> None:
-    """PING every Redis host of the channel layer; the in-memory layer is always up."""
-    for address in _redis_addresses():
-        client = redis.Redis.from_url(
-            address, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT
-        )
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
+    """PING the Redis master of every host of the channel layer (at its URL, or
+    where its sentinels say it is); the in-memory layer is always up."""
+    config = settings.CHANNEL_LAYERS["default"].get("CONFIG", {})
+    for host in config.get("hosts", []):
+        await ping_master(host, socket_seconds=CHECK_TIMEOUT)
 
 
 async def dependency_problems() -> dict[str, str]:
@@ -72,7 +63,8 @@ async def dependency_problems() -> dict[str, str]:
         try:
             await asyncio.wait_for(check(), CHECK_TIMEOUT)
         except Exception as exc:  # any failure means "not ready", with its reason
-            problems[name] = f"{type(exc).__name__}: {exc}".strip()
+            reason = str(exc) or f"no answer within {CHECK_TIMEOUT} s"
+            problems[name] = f"{type(exc).__name__}: {reason}"
             logger.warning("Readiness check %s failed: %s", name, problems[name])
     return problems
 

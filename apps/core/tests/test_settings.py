@@ -113,7 +113,28 @@ def test_pubsub_layer_is_a_setting():
         ({"DJANGO_SECRET_KEY": STRONG_KEY}, "DJANGO_ALLOWED_HOSTS must list"),
         (
             {**PRODUCTION, "DJANGO_CHANNEL_LAYER": "redis"},
-            "needs REDIS_URL to be set",
+            "needs REDIS_URL (or REDIS_SENTINELS) to be set",
+        ),
+        (
+            {
+                **PRODUCTION,
+                "REDIS_URL": "redis://127.0.0.1:6379/0",
+                "REDIS_SENTINELS": "127.0.0.1:26379",
+                "REDIS_SENTINEL_MASTER": "main",
+            },
+            "Set REDIS_URL or REDIS_SENTINELS, not both",
+        ),
+        (
+            {**PRODUCTION, "REDIS_SENTINELS": "127.0.0.1:26379"},
+            "REDIS_SENTINEL_MASTER: no master name given",
+        ),
+        (
+            {
+                **PRODUCTION,
+                "REDIS_SENTINELS": "127.0.0.1",
+                "REDIS_SENTINEL_MASTER": "main",
+            },
+            "'127.0.0.1' is not host:port",
         ),
         (
             {**PRODUCTION, "DJANGO_CHANNEL_LAYER": "kafka"},
@@ -146,6 +167,9 @@ def test_pubsub_layer_is_a_setting():
         "insecure-key",
         "no-hosts",
         "layer-no-url",
+        "url-and-sentinels",
+        "sentinels-no-master",
+        "sentinel-no-port",
         "bad-layer",
         "negative-sync-turns",
         "no-shared-threads",

@@ -12,15 +12,25 @@ RedisPubSubChannelLayer:
 - The pub/sub layer delivers fan-out faster (see docs/performance.md and the
   benchmark report); choose it with DJANGO_CHANNEL_LAYER=redis-pubsub for
   broadcast-heavy deployments that use no workers.
+
+Either layer reaches Redis at one address (REDIS_URL) or through Redis Sentinel
+(a RedisSentinel: the sentinels' addresses and the master's name), which tells
+each new connection where the master is now, so a failover needs no restart.
 """
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
 from django.core.exceptions import ImproperlyConfigured
-from redis.asyncio import BlockingConnectionPool
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import (
+    MasterNotFoundError,
+    Sentinel,
+    SentinelConnectionPool,
+)
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -76,12 +86,41 @@ class RedisChannelLayer(StockRedisChannelLayer):
     def create_pool(self, index: int) -> BlockingConnectionPool:
         """Called once per Redis host and event loop to build its pool."""
         host = dict(self.hosts[index])
-        return BlockingConnectionPool.from_url(
-            host.pop("address"),
-            retry=Retry(NoBackoff(), retries=1),
-            retry_on_error=[RedisConnectionError],
+        retry = {
+            "retry": Retry(NoBackoff(), retries=1),
+            "retry_on_error": [RedisConnectionError],
+        }
+        if "address" in host:
+            return BlockingConnectionPool.from_url(host.pop("address"), **retry, **host)
+        return BlockingSentinelConnectionPool(
+            host.pop("master_name"),
+            Sentinel(
+                host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs")
+            ),
+            **retry,
             **host,
         )
+
+
+class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):
+    """
+    redis-py's Sentinel pool (connections go to the master the sentinels name,
+    asked again on every new connection) that waits for a free connection as
+    BlockingConnectionPool does, instead of raising at max_connections.
+    Disconnecting it also closes its connections to the sentinels, which
+    redis-py's pool leaves open.
+    """
+
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        await super().disconnect(inuse_connections)
+        if inuse_connections:
+            await close_sentinels(self.sentinel_manager)
+
+
+async def close_sentinels(sentinel: Sentinel) -> None:
+    """Close a Sentinel's connections to the sentinels (they reopen when used)."""
+    for client in sentinel.sentinels:
+        await client.aclose()
 
 
 # Receives being cancelled again (strong references: the loop keeps weak ones).
@@ -113,6 +152,111 @@ def _cancel_until_done(receiving: asyncio.Future) -> None:
 SOCKET_TIMEOUT = StockRedisChannelLayer.brpop_timeout + 10
 
 
+# Seconds a sentinel has to answer "where is the master?" before the next is asked.
+SENTINEL_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class RedisSentinel:
+    """Where the sentinels are, which master they watch, and the passwords."""
+
+    addresses: tuple[tuple[str, int], ...]
+    master_name: str
+    # The sentinels' own password (requirepass in sentinel.conf), if any.
+    password: str | None = None
+    # The master's and replicas' password, if any.
+    master_password: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        addresses: str,
+        master_name: str,
+        password: str | None = None,
+        master_password: str | None = None,
+    ) -> "RedisSentinel":
+        """From "host:port,host:port" and a master name; ValueError says what is
+        wrong."""
+        parsed = []
+        for address in filter(None, (a.strip() for a in addresses.split(","))):
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"{address!r} is not host:port")
+            parsed.append((host.strip("[]"), int(port)))
+        if not parsed:
+            raise ValueError("no sentinel address given")
+        if not master_name:
+            raise ValueError("no master name given")
+        return cls(
+            tuple(parsed), master_name, password or None, master_password or None
+        )
+
+    def host(self) -> dict[str, Any]:
+        """The channels_redis `hosts` entry for this set (both layers accept it)."""
+        # A sentinel that stops answering is skipped after this, for the next.
+        # Not retried: the next sentinel is asked instead.
+        sentinel_kwargs: dict[str, Any] = {
+            "socket_connect_timeout": SENTINEL_TIMEOUT,
+            "socket_timeout": SENTINEL_TIMEOUT,
+            "retry": Retry(NoBackoff(), 0),
+        }
+        if self.password:
+            sentinel_kwargs["password"] = self.password
+        host: dict[str, Any] = {
+            "sentinels": [list(address) for address in self.addresses],
+            "master_name": self.master_name,
+            "sentinel_kwargs": sentinel_kwargs,
+        }
+        if self.master_password:
+            host["password"] = self.master_password
+        return host
+
+
+async def ping_master(host: dict[str, Any], *, socket_seconds: float) -> None:
+    """PING the master a `hosts` entry leads to (at its URL, or where its
+    sentinels say it is), each socket wait bounded; raise if that fails."""
+    limits = {
+        "socket_connect_timeout": socket_seconds,
+        "socket_timeout": socket_seconds,
+    }
+    if "address" in host:
+        async with Redis.from_url(host["address"], **limits) as client:
+            await client.ping()
+        return
+    sentinel_kwargs = {**host.get("sentinel_kwargs", {}), **limits}
+    sentinel = Sentinel(host["sentinels"], sentinel_kwargs=sentinel_kwargs, **limits)
+    master = sentinel.master_for(
+        host["master_name"], password=host.get("password"), **limits
+    )
+    try:
+        async with master:
+            await master.ping()
+    except MasterNotFoundError:
+        # redis-py's message lists every sentinel client's repr: say it plainly.
+        raise MasterNotFoundError(await _why_no_master(sentinel, host)) from None
+    finally:
+        await close_sentinels(sentinel)
+
+
+async def _why_no_master(sentinel: Sentinel, host: dict[str, Any]) -> str:
+    answering = []
+    # In no given order: redis-py moves the last sentinel that answered first.
+    for client in sentinel.sentinels:
+        where = client.connection_pool.connection_kwargs
+        try:
+            await client.ping()
+            answering.append(f"{where['host']}:{where['port']}")
+        except CHANNEL_LAYER_ERRORS:
+            pass
+    everyone = ", ".join(f"{address}:{port}" for address, port in host["sentinels"])
+    if not answering:
+        return f"no sentinel answers (tried {everyone})"
+    return (
+        f"the sentinels at {', '.join(answering)} know no master named "
+        f"{host['master_name']!r} that is up"
+    )
+
+
 def channel_layer_config(
     kind: str,
     *,
@@ -120,19 +264,28 @@ def channel_layer_config(
     capacity: int,
     max_connections: int,
     prefix: str,
+    sentinel: RedisSentinel | None = None,
 ) -> dict[str, Any]:
-    """Build one CHANNEL_LAYERS entry for `kind` ("memory", "redis", "redis-pubsub")."""
+    """Build one CHANNEL_LAYERS entry for `kind` ("memory", "redis",
+    "redis-pubsub"), reaching Redis at `redis_url` or through `sentinel`."""
     if kind not in BACKENDS:
         raise ImproperlyConfigured(
             f"DJANGO_CHANNEL_LAYER={kind!r} is not one of {', '.join(BACKENDS)}."
         )
     if kind == "memory":
         return {"BACKEND": BACKENDS[kind], "CONFIG": {"capacity": capacity}}
-    if not redis_url:
+    if redis_url and sentinel:
         raise ImproperlyConfigured(
-            f"DJANGO_CHANNEL_LAYER={kind!r} needs REDIS_URL to be set."
+            "Set REDIS_URL or REDIS_SENTINELS, not both: with Sentinel, the "
+            "sentinels say where the master is."
         )
-    host = {"address": redis_url, "max_connections": max_connections}
+    if not (redis_url or sentinel):
+        raise ImproperlyConfigured(
+            f"DJANGO_CHANNEL_LAYER={kind!r} needs REDIS_URL (or REDIS_SENTINELS) "
+            "to be set."
+        )
+    host = sentinel.host() if sentinel else {"address": redis_url}
+    host["max_connections"] = max_connections
     config: dict[str, Any] = {"hosts": [host], "prefix": prefix}
     if kind == "redis":
         config["capacity"] = capacity
