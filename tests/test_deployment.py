@@ -91,3 +91,52 @@ def test_production_defaults_redirect_plain_http_but_not_the_probes(
     assert response.status_code == 301
     assert response.headers["location"] == f"https://127.0.0.1:{server.port}/chat/"
     assert httpx.get(f"{server.url}/readyz", timeout=10).status_code == 200
+
+
+def unreachable_sentinels() -> dict[str, str]:
+    return {
+        "REDIS_SENTINELS": f"127.0.0.1:{free_port()},127.0.0.1:{free_port()}",
+        "REDIS_SENTINEL_MASTER": "main",
+    }
+
+
+def test_a_server_with_lifespan_refuses_to_start_when_no_sentinel_answers(
+    shared_env, run_server
+):
+    env = {k: v for k, v in shared_env.items() if k != "REDIS_URL"}
+    with pytest.raises(RuntimeError) as refused:
+        run_server(SERVERS["uvicorn"], {**env, **unreachable_sentinels()})
+    output = str(refused.value)
+    assert "exited with" in output
+    assert "channel_layer: MasterNotFoundError: no sentinel answers (tried" in output
+    assert "Traceback" not in output
+
+
+def test_readyz_names_sentinels_that_do_not_answer(shared_env, run_server):
+    """Daphne has no lifespan: it starts, and /readyz says what is wrong."""
+    env = {k: v for k, v in shared_env.items() if k != "REDIS_URL"}
+    server = run_server(SERVERS["daphne"], {**env, **unreachable_sentinels()})
+    response = httpx.get(f"{server.url}/readyz", timeout=20)
+    assert response.status_code == 503
+    assert response.json()["checks"]["channel_layer"].startswith(
+        "MasterNotFoundError: no sentinel answers (tried 127.0.0.1:"
+    )
+
+
+def test_chat_crosses_servers_through_the_master_the_sentinel_names(
+    shared_env, run_server, private_sentinel
+):
+    env = {k: v for k, v in shared_env.items() if k != "REDIS_URL"}
+    env |= {
+        "REDIS_SENTINELS": private_sentinel.addresses,
+        "REDIS_SENTINEL_MASTER": private_sentinel.master_name,
+    }
+    first = run_server(SERVERS["uvicorn"], env)
+    second = run_server(SERVERS["granian"], env)
+    assert httpx.get(f"{second.url}/readyz", timeout=10).status_code == 200
+    with (
+        chat_join(first, "sentinel", "ada") as (ada, _),
+        chat_join(second, "sentinel", "bob") as (bob, _),
+    ):
+        ack = chat_say(ada, "through the sentinel's master", "s1")
+        assert receive_until(bob, "message")["id"] == ack["id"]
