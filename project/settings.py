@@ -9,6 +9,7 @@ real DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.
 Every variable is listed in the table of docs/configuration.md.
 """
 
+from ipaddress import ip_network
 from pathlib import Path
 
 import environ
@@ -102,6 +103,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 # WSGI these very classes run. Static files are served outside this chain
 # (project/static.py).
 MIDDLEWARE = [
+    # First, so it times all the rest; async-capable, so it costs no thread hop.
+    "apps.core.metrics.request_metrics",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -349,6 +352,16 @@ LOGGING = {
     # record a second time in DEBUG.
     "loggers": {"django": {"handlers": [], "propagate": True}},
 }
+
+# Who may read /metrics (apps/core/metrics.py): client addresses or networks,
+# comma-separated; anyone else gets 404. Behind a proxy, the client address is
+# the proxy's unless DJANGO_TRUSTED_PROXIES names it.
+METRICS_ALLOWED_NETWORKS = [
+    ip_network(network.strip())
+    for network in env.list(
+        "DJANGO_METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]
+    )
+]
 
 # The /probe/ endpoints of the conformance suite (apps/core/probes.py).
 PROBES_ENABLED = env.bool("DJANGO_PROBES", default=DEBUG)

@@ -97,11 +97,13 @@ class ServerProcess(ChildProcess):
         env: dict[str, str],
         tls: TLSFiles | None = None,
         http3: bool = False,
+        workers: int = 1,
     ) -> None:
         super().__init__(env)
         self.variant = variant
         self.tls = tls
         self.http3 = http3
+        self.workers = workers
         self.port = free_port()
 
     @property
@@ -119,7 +121,11 @@ class ServerProcess(ChildProcess):
     def command(self) -> list[str]:
         """The argv that launch() runs (the benchmark wraps and changes it)."""
         return self.variant.argv(
-            host=HOST, port=self.port, tls=self.tls, http3=self.http3
+            host=HOST,
+            port=self.port,
+            tls=self.tls,
+            http3=self.http3,
+            workers=self.workers,
         )
 
     def answers_health(self) -> bool:

@@ -14,6 +14,8 @@ from typing import Any
 
 from django.db import connections
 
+from apps.core.metrics import OPEN_STREAMS
+
 KINDS = ("sse_streams", "long_polls", "exports")
 _open: Counter[str] = Counter()
 
@@ -22,10 +24,13 @@ _open: Counter[str] = Counter()
 def holding(kind: str) -> Iterator[None]:
     """Count one open `kind` (one of KINDS) for as long as the block runs."""
     _open[kind] += 1
+    gauge = OPEN_STREAMS.labels(kind)
+    gauge.inc()
     try:
         yield
     finally:
         _open[kind] -= 1
+        gauge.dec()
 
 
 def database_pool_snapshot() -> dict[str, int] | None:

@@ -7,5 +7,7 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.health import close_dependencies
         from apps.core.lifecycle import on_shutdown
+        from apps.core.metrics import count_dropped_group_messages
 
         on_shutdown(close_dependencies)
+        count_dropped_group_messages()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.core import probes, views
+from apps.core import metrics, probes, views
 
 app_name = "core"
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("servers/", views.servers, name="servers"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("probe/echo", probes.echo_body, name="probe-echo"),
     path("probe/stream", probes.stream, name="probe-stream"),
 ]

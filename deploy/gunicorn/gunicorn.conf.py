@@ -9,6 +9,8 @@ Start: python manage.py serve --server gunicorn-uvicorn
 Docs: https://docs.gunicorn.org/en/stable/settings.html
 """
 
+import os
+
 # Each worker runs one uvicorn event loop (uvloop, httptools).
 worker_class = "uvicorn_worker.UvicornWorker"
 workers = 1
@@ -29,3 +31,12 @@ forwarded_allow_ips = ""
 # Log to stdout/stderr, where containers collect them.
 accesslog = "-"
 errorlog = "-"
+
+
+def child_exit(server, worker) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR, /metrics sums every worker's values
+    (apps/core/metrics.py): a dead worker's open-connection gauges go with it."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
