@@ -2,11 +2,27 @@
 
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from serving.processes import HOST, free_port
+
+
+def answers(port: int, check: Callable[[redis.Redis], Any], timeout: float) -> bool:
+    """Whether `check` of a client of the server on `port` holds within `timeout`."""
+    with redis.Redis(host=HOST, port=port, socket_connect_timeout=1) as client:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if check(client):
+                    return True
+            except redis.ConnectionError:
+                pass
+            time.sleep(0.05)
+    return False
 
 
 class PrivateRedis:
@@ -45,15 +61,8 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-        client = redis.Redis(host=HOST, port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                client.ping()
-                client.close()
-                return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
+        if answers(self.port, redis.Redis.ping, timeout):
+            return self
         self.stop()
         raise RuntimeError(f"redis-server on port {self.port} did not answer PING")
 
@@ -107,16 +116,12 @@ class PrivateSentinel:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-        client = redis.Redis(host=HOST, port=self.port, socket_connect_timeout=1)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if client.sentinel_get_master_addr_by_name(self.master_name):
-                    client.close()
-                    return self
-            except redis.ConnectionError:
-                pass
-            time.sleep(0.05)
+
+        def names_the_master(client: redis.Redis) -> bool:
+            return bool(client.sentinel_get_master_addr_by_name(self.master_name))
+
+        if answers(self.port, names_the_master, timeout):
+            return self
         self.stop()
         raise RuntimeError(f"sentinel on port {self.port} did not name the master")
 

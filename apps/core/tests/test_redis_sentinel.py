@@ -4,8 +4,6 @@ a real master and a real sentinel of the test's own, both Redis layers, the
 readiness check and the lifespan start-up, and what a wrong set says.
 """
 
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,9 +12,8 @@ from django_asgi_kit.channel_layers import RedisSentinel, close_sentinels
 
 from apps.core.health import dependency_problems
 from apps.core.tests.test_health import run_lifespan
-from apps.core.tests.test_settings import PRODUCTION
 from conftest import channel_layers_setting
-from serving.processes import HOST, ROOT, child_environment, free_port
+from serving.processes import HOST, free_port
 from testing.private_redis import PrivateSentinel
 from testing.waiting import eventually
 
@@ -94,26 +91,6 @@ async def test_no_sentinel_answering_is_named_not_a_traceback(settings):
     assert problems["channel_layer"] == (
         f"MasterNotFoundError: no sentinel answers (tried {tried})"
     )
-
-
-def test_check_deploy_is_clean_with_a_sentinel_set():
-    env = {
-        **PRODUCTION,
-        "REDIS_SENTINELS": f"{HOST}:26379,{HOST}:26380",
-        "REDIS_SENTINEL_MASTER": "main",
-        "REDIS_SENTINEL_PASSWORD": "sentinel-secret",
-        "REDIS_SENTINEL_MASTER_PASSWORD": "master-secret",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env=child_environment(env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
 
 
 def test_the_sentinel_set_becomes_the_layers_host():

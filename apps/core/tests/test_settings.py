@@ -186,11 +186,22 @@ def test_production_refuses_to_start_misconfigured(env, message):
     assert message in result.stderr
 
 
-def test_check_deploy_is_clean_with_production_settings():
+SENTINEL_SET = {
+    "REDIS_SENTINELS": "127.0.0.1:26379,127.0.0.1:26380",
+    "REDIS_SENTINEL_MASTER": "main",
+    "REDIS_SENTINEL_PASSWORD": "sentinel-secret",
+    "REDIS_SENTINEL_MASTER_PASSWORD": "master-secret",
+}
+
+
+@pytest.mark.parametrize(
+    "env", [PRODUCTION, {**PRODUCTION, **SENTINEL_SET}], ids=["redis-url", "sentinel"]
+)
+def test_check_deploy_is_clean_with_production_settings(env):
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
-        env=child_environment(PRODUCTION),
+        env=child_environment(env),
         capture_output=True,
         text=True,
         timeout=60,
