@@ -34,6 +34,13 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> dict:
     return {"title": title, "columns": columns, "rows": rows}
 
 
+def _counted_drops(per_repetition: list[float | None]) -> str:
+    """The layer's own drop counts, one per repetition ("-": not readable)."""
+    if not per_repetition or None in per_repetition:
+        return "-"
+    return "/".join(f"{count:,.0f}" for count in per_repetition)
+
+
 class ReportBuilder:
     """Builds the report model of one run (its results.json as a dict)."""
 
@@ -332,6 +339,7 @@ class ReportBuilder:
             ended = sorted(
                 {rep.get("drain_ended", "") for rep in record["repetitions"]}
             )
+            dropped = [rep.get("layer_dropped") for rep in record["repetitions"]]
             rows.append(
                 [
                     record["layer"],
@@ -340,6 +348,7 @@ class ReportBuilder:
                     number(metric("delivered_per_s")),
                     percent(loss.value) if loss.value is not None else loss.note,
                     ", ".join(ended),
+                    _counted_drops(dropped),
                     number(metric("latency_p50_ms"), 1),
                     number(metric("latency_p99_ms"), 1),
                     number(metric("server_cpu"), 2),
@@ -354,8 +363,11 @@ class ReportBuilder:
                 "when the wait ended: 'all' arrived; 'stalled', nothing arrived for a "
                 "second, so the rest was dropped; 'limit', frames were still arriving "
                 "(queued, late, not yet lost) when the drain limit passed. Latency: "
-                "publisher's send to member's receive. uvicorn, one worker; Redis "
-                "unpinned."
+                "publisher's send to member's receive. Dropped at the layer: group "
+                "messages the server's /metrics counts as dropped at a full channel "
+                "(channel_layer_group_send_dropped_total, per repetition), the number "
+                "an operator's Prometheus shows; '-' where /metrics could not be read. "
+                "uvicorn, one worker; Redis unpinned."
             ),
             "tables": [
                 _table(
@@ -367,6 +379,7 @@ class ReportBuilder:
                         "delivered/s",
                         "undelivered",
                         "wait ended",
+                        "dropped at the layer",
                         "p50 ms",
                         "p99 ms",
                         "server CPU",

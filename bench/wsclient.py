@@ -20,12 +20,14 @@ import contextlib
 import json
 import sys
 import time
+import urllib.request
 from array import array
 from collections.abc import Callable
 from typing import Any
 
 import picows
 import uvloop
+from prometheus_client.parser import text_string_to_metric_families
 
 # Handshakes in flight at once: daphne refuses (403) those its application
 # does not accept within 5 s, which a bigger storm on one core provokes.
@@ -226,8 +228,32 @@ async def drain(stats: Stats, limit: float) -> str:
     return "stalled"
 
 
+# The counter the app's /metrics keeps of group messages a layer dropped at a
+# full channel (apps/core/metrics.py): what an operator's Prometheus sees.
+LAYER_DROPPED = "channel_layer_group_send_dropped"
+
+
+def layer_dropped(ws_url: str) -> float | None:
+    """The server's count of messages its channel layer dropped, from its
+    /metrics; None where it may not be read (not from loopback, no app)."""
+    http_url = ws_url.replace("ws", "http", 1).split("/ws/", 1)[0]
+    try:
+        with urllib.request.urlopen(f"{http_url}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+    except OSError:  # urllib's HTTPError (404: not allowed) is one too
+        return None
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == LAYER_DROPPED
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+
+
 async def fanout(args: argparse.Namespace) -> dict[str, Any]:
     stats = Stats()
+    dropped_before = await asyncio.to_thread(layer_dropped, args.url)
     connect_started = time.monotonic()
     members, errors = await open_many(
         args.url, args.origin, lambda: Member(stats), args.clients
@@ -246,14 +272,18 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
     drain_seconds = time.monotonic() - drain_started
     finished, cpu_finished = time.monotonic(), time.process_time()
     stats.running = False
+    dropped_after = await asyncio.to_thread(layer_dropped, args.url)
     close_all([*members, publisher])
     delivering = max(stats.last_received - started, 1e-9)
+    both = None not in (dropped_before, dropped_after)
     return {
         "clients": len(members),
         "sent": sent,
         "expected": expected,
         "received": stats.count,
         "loss": 1 - stats.count / expected if expected else 0.0,
+        # The same drops as the server's /metrics counts them (None: unreadable).
+        "layer_dropped": dropped_after - dropped_before if both else None,
         "delivered_per_s": stats.count / delivering,
         **percentiles_ms(stats.latencies_ns),
         "connect_seconds": connect_seconds,

@@ -363,6 +363,10 @@ METRICS_ALLOWED_NETWORKS = [
     )
 ]
 
+# Or a scraper that sends "Authorization: Bearer <token>" (Prometheus's
+# `authorization` setting), from anywhere. Empty: no token opens it.
+METRICS_TOKEN = env.str("DJANGO_METRICS_TOKEN", default="")
+
 # The /probe/ endpoints of the conformance suite (apps/core/probes.py).
 PROBES_ENABLED = env.bool("DJANGO_PROBES", default=DEBUG)
 

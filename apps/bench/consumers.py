@@ -9,7 +9,7 @@ costs each member no thread hop.
 """
 
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django_asgi_kit.consumers import WithoutDatabase
+from django_asgi_kit.consumers import EndsOnChannelLayerOutage, WithoutDatabase
 
 JOINED = '{"type": "joined"}'
 
@@ -18,7 +18,9 @@ def group_name(scope: dict) -> str:
     return f"bench-fanout.{scope['url_route']['kwargs']['group']}"
 
 
-class FanoutMemberConsumer(WithoutDatabase, AsyncWebsocketConsumer):
+class FanoutMemberConsumer(
+    EndsOnChannelLayerOutage, WithoutDatabase, AsyncWebsocketConsumer
+):
     """A member of one broadcast group; says "joined" once it receives."""
 
     async def connect(self) -> None:
@@ -37,7 +39,9 @@ class FanoutMemberConsumer(WithoutDatabase, AsyncWebsocketConsumer):
         await self.send(text_data=event["text"])
 
 
-class FanoutPublisherConsumer(WithoutDatabase, AsyncWebsocketConsumer):
+class FanoutPublisherConsumer(
+    EndsOnChannelLayerOutage, WithoutDatabase, AsyncWebsocketConsumer
+):
     """Sends every text frame it receives to the group, unchanged."""
 
     async def connect(self) -> None:

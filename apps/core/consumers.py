@@ -7,8 +7,9 @@ from django_asgi_kit.consumers import WithoutChannelLayer, WithoutDatabase
 from apps.core.scope import scope_for_display, served_by
 
 
-class ScopeConsumer(AsyncJsonWebsocketConsumer):
-    """Sends the WebSocket scope it was given, once, right after accepting."""
+class ScopeConsumer(WithoutChannelLayer, AsyncJsonWebsocketConsumer):
+    """Sends the WebSocket scope it was given, once, right after accepting
+    (no channel: it needs no Redis, and a Redis outage does not end it)."""
 
     async def connect(self) -> None:
         """Called when the handshake arrives."""

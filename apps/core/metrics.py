@@ -15,9 +15,13 @@ Counted here:
   (not its streamed body), from request_metrics at the top of MIDDLEWARE;
 - group messages channels_redis dropped because a member's channel was full.
   channels_redis counts them but only logs the number ("N of M channels over
-  capacity in group G"); a handler on its logger adds them up.
+  capacity in group G"); a handler on its logger adds them up. The in-memory
+  layer's drops are reported by the kit's layer and land in the same counter;
+- requests waiting for a sync turn and turns in use, and channel-layer messages
+  sent and received, from the events django_asgi_kit.observe reports.
 """
 
+import hmac
 import logging
 import os
 import time
@@ -29,6 +33,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
+from django_asgi_kit import observe
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -66,6 +71,39 @@ GROUP_SEND_DROPPED = Counter(
     "channel_layer_group_send_dropped",
     "Group messages not delivered to a member because its channel was full.",
 )
+LAYER_MESSAGES = Counter(
+    "channel_layer_messages",
+    "Channel-layer messages sent (send and group_send calls) and received.",
+    ["direction"],
+)
+SYNC_TURNS_WAITING = Gauge(
+    "asgi_sync_turns_waiting",
+    "Requests to sync views waiting for a turn (DJANGO_ASGI_MAX_SYNC_REQUESTS).",
+    multiprocess_mode="livesum",
+)
+SYNC_TURNS_IN_USE = Gauge(
+    "asgi_sync_turns_in_use",
+    "Sync turns held by requests.",
+    multiprocess_mode="livesum",
+)
+
+# What each event of django_asgi_kit.observe changes.
+_KIT_EVENTS = {
+    observe.SYNC_TURNS_WAITING: SYNC_TURNS_WAITING.inc,
+    observe.SYNC_TURNS_IN_USE: SYNC_TURNS_IN_USE.inc,
+    observe.LAYER_SENT: LAYER_MESSAGES.labels("sent").inc,
+    observe.LAYER_RECEIVED: LAYER_MESSAGES.labels("received").inc,
+    observe.LAYER_DROPPED: GROUP_SEND_DROPPED.inc,
+}
+
+
+def _count_kit_event(event: str, change: int) -> None:
+    _KIT_EVENTS[event](change)
+
+
+def count_kit_events() -> None:
+    """Listen to the kit (once per process; AppConfig.ready calls it)."""
+    observe.add_listener(_count_kit_event)
 
 
 def _view_label(request: HttpRequest) -> str:
@@ -141,11 +179,25 @@ def count_dropped_group_messages() -> None:
 
 
 def _client_allowed(request: HttpRequest) -> bool:
+    return _network_allowed(request) or _token_presented(request)
+
+
+def _network_allowed(request: HttpRequest) -> bool:
     try:
         client = ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
     return any(client in network for network in settings.METRICS_ALLOWED_NETWORKS)
+
+
+def _token_presented(request: HttpRequest) -> bool:
+    """Whether the request carries `Authorization: Bearer DJANGO_METRICS_TOKEN`."""
+    if not settings.METRICS_TOKEN:
+        return False
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), settings.METRICS_TOKEN.encode()
+    )
 
 
 def _registry() -> CollectorRegistry:
@@ -159,7 +211,8 @@ def _registry() -> CollectorRegistry:
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """The metrics in Prometheus's text format, for the networks allowed to
-    read them (DJANGO_METRICS_ALLOWED_NETWORKS); 404 for anyone else."""
+    read them (DJANGO_METRICS_ALLOWED_NETWORKS) and for requests with the
+    bearer token (DJANGO_METRICS_TOKEN); 404 for anyone else."""
     if not _client_allowed(request):
         raise Http404
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -3,19 +3,26 @@
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django_asgi_kit.consumers import ClosesCleanly, WithoutDatabase
+from django_asgi_kit.consumers import (
+    ClosesCleanly,
+    EndsOnChannelLayerOutage,
+    WithoutDatabase,
+)
 
 from apps.live.topics import topic_group, topic_name_error
 
 CLOSE_INVALID_TOPIC = 4404
 
 
-class TopicConsumer(ClosesCleanly, WithoutDatabase, AsyncJsonWebsocketConsumer):
+class TopicConsumer(
+    EndsOnChannelLayerOutage, ClosesCleanly, WithoutDatabase, AsyncJsonWebsocketConsumer
+):
     """
     /ws/live/topics/<topic>/: each new event of the topic as
     {"type": "event", "event": {seq, kind, data, created}}. Live events only:
     a client that needs what it missed reads /live/topics/<topic>/poll?after=.
-    Holds no database connection and no thread while it waits.
+    Holds no database connection and no thread while it waits. When Redis
+    fails it closes with 4013: reconnect, then poll for what was missed.
     """
 
     group: str | None = None

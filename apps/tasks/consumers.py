@@ -2,7 +2,11 @@ from typing import Any
 
 from channels.consumer import AsyncConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django_asgi_kit.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
+from django_asgi_kit.consumers import (
+    ClosesCleanly,
+    DatabaseForSocketEventsOnly,
+    EndsOnChannelLayerOutage,
+)
 
 from apps.tasks.selectors import job_get
 from apps.tasks.services import job_execute, job_group
@@ -11,7 +15,10 @@ CLOSE_UNKNOWN_JOB = 4404
 
 
 class JobProgressConsumer(
-    ClosesCleanly, DatabaseForSocketEventsOnly, AsyncJsonWebsocketConsumer
+    EndsOnChannelLayerOutage,
+    ClosesCleanly,
+    DatabaseForSocketEventsOnly,
+    AsyncJsonWebsocketConsumer,
 ):
     """
     /ws/tasks/jobs/<id>/: the job's state on connect, then every update as

@@ -65,6 +65,11 @@ def test_quick_run_writes_a_complete_valid_results_folder(tmp_path):
     }
     assert [r for r in run["records"] if r["error"]] == []
     assert all(r["repetitions"] for r in run["records"])
+    # Each fan-out's drops as the server's /metrics counts them: read, so a
+    # benchmark and an operator's Prometheus show the same number.
+    fanouts = [r for r in run["records"] if r["kind"] == "fanout"]
+    dropped = [rep["layer_dropped"] for r in fanouts for rep in r["repetitions"]]
+    assert all(isinstance(count, float) and count >= 0 for count in dropped), dropped
     assert run["wrk_check"]["ratio"] > 0
     report = (folder / "README.md").read_text()
     for heading in ("## Summary", "## Methodology", "## Setups"):

@@ -1,8 +1,10 @@
 """The project's RedisChannelLayer: waits for a free connection, replaces dead ones."""
 
 import asyncio
+from urllib.parse import urlsplit
 
 import pytest
+import uvloop
 from channels_redis.core import RedisChannelLayer as StockRedisChannelLayer
 from django_asgi_kit.channel_layers import RedisChannelLayer
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -10,6 +12,7 @@ from redis.exceptions import MaxConnectionsError
 
 from conftest import TEST_REDIS_URL, unique_prefix
 from testing.private_redis import PrivateRedis
+from testing.resetting_proxy import ResettingProxy
 
 CHANNELS = 60
 
@@ -136,3 +139,35 @@ async def test_a_cancelled_receive_ends_at_once():
     finally:
         await layer.flush()
     assert hung == 0
+
+
+async def survive_reset(layer_class) -> None:
+    """Use a layer, reset its connections to Redis, then use it again."""
+    redis_port = urlsplit(TEST_REDIS_URL).port or 6379
+    async with ResettingProxy(redis_port).running() as proxy:
+        host = {"address": f"redis://127.0.0.1:{proxy.port}/0"}
+        layer = layer_class(hosts=[host], prefix=unique_prefix())
+        try:
+            channel = await layer.new_channel()
+            await layer.group_add("room", channel)
+            proxy.reset()
+            await asyncio.sleep(0.2)  # the reset arrives
+            await layer.group_add("room", channel)
+        finally:
+            await layer.flush()
+            await layer.close_pools()
+
+
+@pytest.mark.parametrize("run", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
+def test_connections_reset_under_it_are_replaced(run):
+    """uvloop raises RuntimeError("... the handler is closed") when redis-py
+    writes to a transport a reset closed, where asyncio raises an OSError; the
+    layer takes either as the lost connection it is and retries on a new one.
+    A master that died under granian did this in the failover test."""
+    run(survive_reset(RedisChannelLayer))
+
+
+def test_under_uvloop_the_stock_layer_fails_with_a_runtime_error():
+    """Why the layer converts it; if this starts passing, upstream changed."""
+    with pytest.raises(RuntimeError, match="the handler is closed"):
+        uvloop.run(survive_reset(StockRedisChannelLayer))

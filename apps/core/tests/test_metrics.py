@@ -19,10 +19,10 @@ def value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def scrape(rf, client: str):
+def scrape(rf, client: str, **headers: str):
     """The metrics view's answer to a GET from address `client`."""
     try:
-        return metrics.metrics(rf.get("/metrics", REMOTE_ADDR=client))
+        return metrics.metrics(rf.get("/metrics", REMOTE_ADDR=client, headers=headers))
     except Http404:
         return None
 
@@ -40,6 +40,22 @@ def test_an_allowed_network_reads_them(rf, settings):
     settings.METRICS_ALLOWED_NETWORKS = [ip_network("203.0.113.0/24")]
     assert scrape(rf, "203.0.113.9").status_code == 200
     assert scrape(rf, "127.0.0.1") is None
+
+
+def test_the_token_opens_them_from_anywhere(rf, settings):
+    settings.METRICS_TOKEN = "s3cret-token"
+    outside = "203.0.113.9"
+    assert scrape(rf, outside, Authorization="Bearer s3cret-token").status_code == 200
+    assert scrape(rf, outside, Authorization="bearer s3cret-token").status_code == 200
+    assert scrape(rf, outside, Authorization="Bearer s3cret-tokeN") is None
+    assert scrape(rf, outside, Authorization="Basic s3cret-token") is None
+    assert scrape(rf, outside) is None
+
+
+def test_without_a_token_setting_no_header_opens_them(rf, settings):
+    settings.METRICS_TOKEN = ""
+    assert scrape(rf, "203.0.113.9", Authorization="Bearer ") is None
+    assert scrape(rf, "203.0.113.9", Authorization="Bearer") is None
 
 
 async def test_over_http_a_refused_client_sees_a_plain_404(async_client, settings):
@@ -79,9 +95,11 @@ async def test_open_websockets_are_counted_by_consumer():
     assert value("asgi_open_websockets", consumer="EchoConsumer") == before
 
 
-async def test_group_messages_dropped_at_a_full_channel_are_counted(settings):
-    """channels_redis drops them silently but for a log line; the count is real."""
-    settings.CHANNEL_LAYERS = channel_layers_setting("redis", capacity=1)
+@pytest.mark.parametrize("backend", ["redis", "memory"])
+async def test_group_messages_dropped_at_a_full_channel_are_counted(settings, backend):
+    """Both layers drop them silently (channels_redis but for a log line, the
+    in-memory layer without one); the count is real."""
+    settings.CHANNEL_LAYERS = channel_layers_setting(backend, capacity=1)
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add("crowd", channel)
@@ -90,4 +108,23 @@ async def test_group_messages_dropped_at_a_full_channel_are_counted(settings):
         await layer.group_send("crowd", {"type": "note", "n": n})
     assert value("channel_layer_group_send_dropped_total") == before + 2
     assert await layer.receive(channel) == {"type": "note", "n": 0}
+    await layer.flush()
+
+
+@pytest.mark.parametrize("backend", ["redis", "memory"])
+async def test_layer_messages_sent_and_received_are_counted(settings, backend):
+    settings.CHANNEL_LAYERS = channel_layers_setting(backend)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("pair", channel)
+    sent = value("channel_layer_messages_total", direction="sent")
+    received = value("channel_layer_messages_total", direction="received")
+    await layer.send(channel, {"type": "direct"})
+    await layer.group_send("pair", {"type": "grouped"})
+    assert [(await layer.receive(channel))["type"] for _ in range(2)] == [
+        "direct",
+        "grouped",
+    ]
+    assert value("channel_layer_messages_total", direction="sent") == sent + 2
+    assert value("channel_layer_messages_total", direction="received") == received + 2
     await layer.flush()

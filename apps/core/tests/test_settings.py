@@ -54,7 +54,7 @@ def test_embedded_default_is_sqlite_and_in_memory_layer():
     shown = resolved({"DJANGO_DEBUG": "1"})
     assert shown["debug"] is True
     assert shown["database"] == "django.db.backends.sqlite3"
-    assert shown["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert shown["layer"] == "django_asgi_kit.memory_layer.InMemoryChannelLayer"
 
 
 def test_urls_switch_to_postgresql_and_redis():

@@ -1,15 +1,19 @@
 """The consumer mixins on Channels' own consumers, through WebsocketCommunicator."""
 
 import asyncio
+import logging
+import socket
 from collections.abc import Iterator
 
 import pytest
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.test import override_settings
 from django_asgi_kit import (
     ClosesCleanly,
     DatabaseForSocketEventsOnly,
+    EndsOnChannelLayerOutage,
     WithoutChannelLayer,
     WithoutDatabase,
 )
@@ -137,3 +141,43 @@ async def test_disconnect_runs_when_the_server_ends_the_consumer(cleaning):
     with pytest.raises(asyncio.CancelledError):
         await communicator.future
     assert cleaning.disconnects == [1006]
+
+
+class Follower(EndsOnChannelLayerOutage, ClosesCleanly, AsyncWebsocketConsumer):
+    """Joins group "room" on connect and leaves it on disconnect."""
+
+    async def connect(self) -> None:
+        await self.channel_layer.group_add("room", self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard("room", self.channel_name)
+
+
+@pytest.fixture
+def redis_down() -> Iterator[None]:
+    """A Redis layer whose address refuses connections: a port bound, never
+    listened on, so nothing else can take it meanwhile."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        address = taken.getsockname()
+        layer = {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [address]},
+        }
+        with override_settings(CHANNEL_LAYERS={"default": layer}):
+            yield
+
+
+async def test_a_layer_outage_ends_the_connection_with_4013_and_one_line(
+    redis_down, caplog
+):
+    caplog.set_level(logging.WARNING, logger="django_asgi_kit.consumers")
+    communicator = WebsocketCommunicator(Follower.as_asgi(), "/")
+    connected, code = await communicator.connect()
+    # The consumer returned by itself (no exception out of it).
+    await asyncio.wait_for(communicator.future, 10)
+    assert (connected, code) == (False, 4013)
+    [record] = caplog.records
+    assert record.getMessage().startswith("Follower ended, the channel layer failed")
+    assert record.exc_info is None

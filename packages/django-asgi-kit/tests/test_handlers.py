@@ -20,6 +20,7 @@ from django_asgi_kit import (
     ASGIHandler,
     get_asgi_application,
     holds_no_thread,
+    observe,
     with_handler_threads,
 )
 from django_asgi_kit.handlers import RequestThread
@@ -345,6 +346,31 @@ async def test_sync_views_beyond_the_limit_wait_their_turn(two_turns):
     assert threads_urls.gate.most_inside == TURNS
     # A thread is borrowed once a request has its turn: two served all five.
     assert len({body["thread"] for body in bodies}) <= TURNS
+
+
+@pytest.fixture
+def turn_events() -> Iterator[dict[str, int]]:
+    """The sync-turn counts django_asgi_kit.observe reports, added up."""
+    counts = {observe.SYNC_TURNS_WAITING: 0, observe.SYNC_TURNS_IN_USE: 0}
+
+    def add(event: str, change: int) -> None:
+        if event in counts:
+            counts[event] += change
+
+    observe.add_listener(add)
+    yield counts
+    observe.remove_listener(add)
+
+
+async def test_waiting_and_held_turns_are_reported(two_turns, turn_events):
+    held = await hold_gate(two_turns, 5)
+    assert turn_events == {
+        observe.SYNC_TURNS_IN_USE: TURNS,
+        observe.SYNC_TURNS_WAITING: 5 - TURNS,
+    }
+    threads_urls.gate.opened.set()
+    await asyncio.gather(*held)
+    assert turn_events == {observe.SYNC_TURNS_IN_USE: 0, observe.SYNC_TURNS_WAITING: 0}
 
 
 async def test_async_views_never_wait_for_a_turn(two_turns):

@@ -10,6 +10,7 @@ django_asgi_kit.channel_layers (the "redis" extra), not imported here.
 from django_asgi_kit.consumers import (
     ClosesCleanly,
     DatabaseForSocketEventsOnly,
+    EndsOnChannelLayerOutage,
     WithoutChannelLayer,
     WithoutDatabase,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "ASGIHandler",
     "ClosesCleanly",
     "DatabaseForSocketEventsOnly",
+    "EndsOnChannelLayerOutage",
     "WithoutChannelLayer",
     "WithoutDatabase",
     "__version__",

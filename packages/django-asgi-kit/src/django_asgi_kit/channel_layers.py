@@ -33,14 +33,12 @@ from redis.asyncio.sentinel import (
 )
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
 
-# What a Redis channel layer raises when Redis cannot be reached or fails:
-# redis-py's errors, and the OSError of a connection refused or reset.
-CHANNEL_LAYER_ERRORS = (RedisError, OSError)
+from django_asgi_kit import observe
+from django_asgi_kit.errors import CHANNEL_LAYER_ERRORS
 
 BACKENDS = {
-    "memory": "channels.layers.InMemoryChannelLayer",
+    "memory": "django_asgi_kit.memory_layer.InMemoryChannelLayer",
     "redis": "django_asgi_kit.channel_layers.RedisChannelLayer",
     "redis-pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
@@ -76,12 +74,25 @@ class RedisChannelLayer(StockRedisChannelLayer):
         """
         receiving = asyncio.ensure_future(super().receive(channel))
         try:
-            return await asyncio.shield(receiving)
+            message = await asyncio.shield(receiving)
         except asyncio.CancelledError:
             receiving.cancel()
             if not receiving.done():
                 _cancel_until_done(receiving)
             raise
+        observe.report(observe.LAYER_RECEIVED)
+        return message
+
+    async def send(self, channel: str, message: dict[str, Any]) -> None:
+        """channels_redis's send, reported (django_asgi_kit.observe)."""
+        await super().send(channel, message)
+        observe.report(observe.LAYER_SENT)
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        """channels_redis's group_send, reported as one message sent; what
+        it drops at full channels it only logs (apps count that log record)."""
+        await super().group_send(group, message)
+        observe.report(observe.LAYER_SENT)
 
     def create_pool(self, index: int) -> BlockingConnectionPool:
         """Called once per Redis host and event loop to build its pool."""
@@ -91,15 +102,47 @@ class RedisChannelLayer(StockRedisChannelLayer):
             "retry_on_error": [RedisConnectionError],
         }
         if "address" in host:
-            return BlockingConnectionPool.from_url(host.pop("address"), **retry, **host)
-        return BlockingSentinelConnectionPool(
-            host.pop("master_name"),
-            Sentinel(
-                host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs")
-            ),
-            **retry,
-            **host,
-        )
+            pool = BlockingConnectionPool.from_url(host.pop("address"), **retry, **host)
+        else:
+            pool = BlockingSentinelConnectionPool(
+                host.pop("master_name"),
+                Sentinel(
+                    host.pop("sentinels"), sentinel_kwargs=host.pop("sentinel_kwargs")
+                ),
+                **retry,
+                **host,
+            )
+        pool.connection_class = _closed_transport_is_lost(pool.connection_class)
+        return pool
+
+
+# uvloop's wording when something is written to a transport that has closed.
+_CLOSED_TRANSPORT = "the handler is closed"
+
+
+def _closed_transport_is_lost(connection_class: type) -> type:
+    """
+    The connection class, raising redis-py's ConnectionError where uvloop
+    raises RuntimeError for a write to a closed transport (uvloop issue 506;
+    asyncio raises an OSError there, which redis-py turns into ConnectionError).
+    Seen when a Redis master died under granian: the error escaped as a
+    RuntimeError, so it was neither retried on a new connection nor recognised
+    as an outage. redis-py has closed the connection by then.
+    """
+
+    class ClosedTransportIsLost(connection_class):
+        async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                await super().send_packed_command(*args, **kwargs)
+            except RuntimeError as error:
+                if _CLOSED_TRANSPORT not in str(error):
+                    raise
+                lost = f"Connection to Redis lost: {error}"
+                raise RedisConnectionError(lost) from error
+
+    ClosedTransportIsLost.__name__ = connection_class.__name__
+    ClosedTransportIsLost.__qualname__ = connection_class.__qualname__
+    return ClosedTransportIsLost
 
 
 class BlockingSentinelConnectionPool(SentinelConnectionPool, BlockingConnectionPool):

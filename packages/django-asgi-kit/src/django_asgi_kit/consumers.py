@@ -11,9 +11,18 @@ and `--workload fanout` (docs/performance.md).
 Put these first among a consumer's bases.
 """
 
+import logging
 from typing import Any
 
 from channels.consumer import get_handler_name
+
+from django_asgi_kit.errors import CHANNEL_LAYER_ERRORS
+
+logger = logging.getLogger(__name__)
+
+# RFC 6455's 1013 "try again later" in the range an application may use:
+# daphne turns 1013 itself into 1011 (its WebSocket library refuses it).
+CLOSE_TRY_AGAIN = 4013
 
 
 async def run_handler(consumer: Any, message: dict[str, Any]) -> None:
@@ -96,3 +105,33 @@ class ClosesCleanly:
         """Called when the server reports the socket closed."""
         self.disconnected = True
         await super().websocket_disconnect(message)
+
+
+class EndsOnChannelLayerOutage:
+    """
+    For consumers that live on the channel layer (groups, events): when it
+    fails (Redis down, a Sentinel failover under way), the connection ends with
+    close code 4013 ("try again later") and one warning line, not a traceback
+    per socket; a client reconnects and gets a working layer once it is back.
+
+    Channels' receive from the layer runs beside every connection, so the
+    failure can surface in connect(), in the middle of a connection, or in
+    disconnect()'s group_discard; all end here. Put it first among the bases,
+    before ClosesCleanly, whose cleanup can fail the same way.
+    """
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except CHANNEL_LAYER_ERRORS as error:
+            logger.warning(
+                "%s ended, the channel layer failed: %s: %s",
+                type(self).__name__,
+                type(error).__name__,
+                error,
+            )
+            try:
+                # Before accept() this refuses the handshake (403).
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN})
+            except (OSError, RuntimeError):
+                pass  # the socket is closed already (servers raise either)

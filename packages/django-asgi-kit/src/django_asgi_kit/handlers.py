@@ -76,6 +76,7 @@ from django.db import close_old_connections, connections
 from django.http import HttpResponse
 from django.urls import ResolverMatch, get_resolver, set_script_prefix
 
+from django_asgi_kit import observe
 from django_asgi_kit.conf import handler_choice, setting
 from django_asgi_kit.fence import untested_versions
 
@@ -276,11 +277,13 @@ class Turn:
     def __init__(self, turns: asyncio.Semaphore) -> None:
         self._turns = turns
         self._held = True
+        observe.report(observe.SYNC_TURNS_IN_USE, 1)
 
     def give_back(self) -> None:
         if self._held:
             self._held = False
             self._turns.release()
+            observe.report(observe.SYNC_TURNS_IN_USE, -1)
 
 
 # The executor of the request being handled: its sync view's thread, and
@@ -468,11 +471,14 @@ class ASGIHandler(asgi.ASGIHandler):
 
     async def _take_turn(self, body_file: Any) -> Turn:
         """Wait for one of the sync_turns."""
+        observe.report(observe.SYNC_TURNS_WAITING, 1)
         try:
             await self.sync_turns.acquire()
         except asyncio.CancelledError:
             body_file.close()  # Django has not seen it yet
             raise
+        finally:
+            observe.report(observe.SYNC_TURNS_WAITING, -1)
         return Turn(self.sync_turns)
 
     def resolve_request(self, request: Any) -> ResolverMatch:
