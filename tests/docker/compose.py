@@ -36,7 +36,10 @@ PORT_VARIABLES = {
     "gunicorn-asgi": "GUNICORN_ASGI_PORT",
     "hypercorn": "HYPERCORN_PORT",
     "granian": "GRANIAN_PORT",
+    "prometheus": "PROMETHEUS_PORT",
 }
+# The images a Stack builds, by the variable that names them.
+IMAGE_VARIABLES = ("APP_IMAGE", "NGINX_IMAGE", "BENCH_IMAGE", "PROMETHEUS_IMAGE")
 
 
 def engine_problem() -> str | None:
@@ -50,6 +53,14 @@ def engine_problem() -> str | None:
             output = getattr(exc, "stderr", b"") or b""
             return f"`{' '.join(argv)}` failed: {output.decode(errors='replace')}"
     return None
+
+
+def ha_environment() -> dict[str, str]:
+    """The commented-out block of .env.example that turns the profile on, so
+    the test runs what the file tells people to write."""
+    lines = ENV_EXAMPLE.read_text().split('profile "ha"', 1)[1].splitlines()
+    settings = [line.removeprefix("#") for line in lines if line.startswith("#")]
+    return dict(setting.split("=", 1) for setting in settings if "=" in setting)
 
 
 @dataclass(frozen=True)
@@ -74,18 +85,21 @@ class Endpoint:
 class Stack:
     """One compose project built from this repository."""
 
-    def __init__(self) -> None:
+    def __init__(self, environment: dict[str, str] | None = None) -> None:
+        """`environment`: variables docker-compose.yml reads, over the defaults."""
         self.project = f"djasgi-test-{uuid.uuid4().hex[:8]}"
         # .env.example supplies the documented defaults; these override it.
         self.env = {
             **os.environ,
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "POSTGRES_PASSWORD": secrets.token_urlsafe(20),
-            "APP_IMAGE": f"{self.project}-app",
-            "NGINX_IMAGE": f"{self.project}-nginx",
-            "BENCH_IMAGE": f"{self.project}-bench",
+            **{
+                variable: f"{self.project}-{variable.removesuffix('_IMAGE').lower()}"
+                for variable in IMAGE_VARIABLES
+            },
             "BIND_ADDRESS": HOST,
             **{variable: str(free_port()) for variable in PORT_VARIABLES.values()},
+            **(environment or {}),
         }
         self._ca_file: Path | None = None
 
@@ -170,9 +184,7 @@ class Stack:
     def remove(self) -> None:
         """Take everything down, volumes and this run's images included."""
         self.compose("down", "--volumes", "--remove-orphans", timeout=180)
-        images = [
-            self.env[name] for name in ("APP_IMAGE", "NGINX_IMAGE", "BENCH_IMAGE")
-        ]
+        images = [self.env[variable] for variable in IMAGE_VARIABLES]
         # Only this run's tags: the layers stay cached for the next build.
         subprocess.run(["docker", "image", "rm", *images], capture_output=True)
         if self._ca_file is not None:

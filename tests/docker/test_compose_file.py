@@ -16,6 +16,7 @@ from tests.docker.compose import (
     PORT_VARIABLES,
     SERVERS,
     STACK_SERVERS,
+    ha_environment,
 )
 
 # Seconds compose waits beyond a server's own graceful-shutdown setting.
@@ -124,3 +125,21 @@ def test_every_processs_pool_fits_postgresqls_connections():
     pool_max = SERVICES["daphne"]["environment"]["DJANGO_DB_POOL_MAX_SIZE"]
     default = int(re.fullmatch(r"\$\{DJANGO_DB_POOL_MAX_SIZE:-(\d+)\}", pool_max)[1])
     assert processes * default <= 100 - 10, (processes, default)
+
+
+def test_the_ha_profile_is_what_env_example_turns_on():
+    """The commented block of .env.example names the profile's sentinels, and
+    every app service waits for them only when the profile runs."""
+    settings = ha_environment()
+    assert settings["COMPOSE_PROFILES"] == "ha"
+    assert settings["REDIS_URL"] == ""
+    sentinels = [
+        address.split(":")[0] for address in settings["REDIS_SENTINELS"].split(",")
+    ]
+    for name in [*sentinels, "redis-primary", "redis-replica"]:
+        assert SERVICES[name]["profiles"] == ["ha"], name
+    assert len(sentinels) == 3
+    for name in [*STACK_SERVERS, "worker"]:
+        for sentinel in sentinels:
+            dependency = SERVICES[name]["depends_on"][sentinel]
+            assert dependency == {"condition": "service_healthy", "required": False}

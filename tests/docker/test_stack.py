@@ -208,6 +208,46 @@ def test_the_worker_runs_a_job_submitted_through_a_server(sites):
     assert job["progress"] == 100
 
 
+def prometheus_query(stack: Stack, expression: str) -> dict[tuple[str, str], float]:
+    """An instant query to the stack's Prometheus: value by (job, instance)."""
+    port = stack.published_port("prometheus", 9090)
+    answer = httpx.get(
+        f"http://{HOST}:{port}/api/v1/query",
+        params={"query": expression},
+        timeout=TIMEOUT,
+    ).json()
+    assert answer["status"] == "success", answer
+    return {
+        (series["metric"].get("job", ""), series["metric"].get("instance", "")): float(
+            series["value"][1]
+        )
+        for series in answer["data"]["result"]
+    }
+
+
+def test_prometheus_scrapes_every_server(stack, sites):
+    """The monitoring profile: every app service scraped with the token (by its
+    name: a scaled service is one target); /metrics stays closed to a client
+    through nginx."""
+    for name in APP_SERVICES:
+        with http_client(sites[name]) as client:
+            assert client.get(f"{sites[name].url}/healthz").status_code == 200
+    deadline = time.monotonic() + 60
+    while True:
+        up = prometheus_query(stack, "up == 1")
+        counted = prometheus_query(
+            stack, 'django_http_requests_total{view="core:healthz"}'
+        )
+        jobs_up = sorted(job for job, _ in up)
+        jobs_counted = {job for job, _ in counted}
+        if jobs_up == sorted(APP_SERVICES) and jobs_counted == set(APP_SERVICES):
+            break
+        assert time.monotonic() < deadline, (up, counted)
+        time.sleep(1)
+    with http_client(sites["nginx"]) as client:
+        assert client.get(f"{sites['nginx'].url}/metrics").status_code == 404
+
+
 def test_the_bench_profile_measures_every_server_container(stack):
     """`docker compose --profile bench run --no-deps bench`, shortened: it reports."""
     config = yaml.safe_load(stack.compose("--profile", "bench", "config"))
