@@ -14,7 +14,11 @@ from typing import Any
 
 from django.db import connections
 
-from apps.core.metrics import OPEN_STREAMS
+from apps.core.metrics import (
+    DB_CONNECTIONS_IN_USE,
+    DB_CONNECTIONS_WAITED_FOR,
+    OPEN_STREAMS,
+)
 
 KINDS = ("sse_streams", "long_polls", "exports")
 _open: Counter[str] = Counter()
@@ -48,6 +52,15 @@ def database_pool_snapshot() -> dict[str, int] | None:
         "in_use": stats["pool_size"] - stats["pool_available"],
         "waiting": stats.get("requests_waiting", 0),
     }
+
+
+def sample_database_pool(**_: Any) -> None:
+    """Record the pool's use in /metrics. A request_finished receiver connected
+    after Django's own, so the request's connection is back in the pool."""
+    snapshot = database_pool_snapshot()
+    if snapshot is not None:
+        DB_CONNECTIONS_IN_USE.set(snapshot["in_use"])
+        DB_CONNECTIONS_WAITED_FOR.set(snapshot["waiting"])
 
 
 def activity_snapshot() -> dict[str, Any]:

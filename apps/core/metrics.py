@@ -18,7 +18,10 @@ Counted here:
   capacity in group G"); a handler on its logger adds them up. The in-memory
   layer's drops are reported by the kit's layer and land in the same counter;
 - requests waiting for a sync turn and turns in use, and channel-layer messages
-  sent and received, from the events django_asgi_kit.observe reports.
+  sent and received, from the events django_asgi_kit.observe reports;
+- pooled database connections in use and threads waiting for one, sampled when
+  each request finishes (apps/core/activity.py): the pool reports no check-out
+  to count.
 """
 
 import hmac
@@ -79,6 +82,16 @@ LAYER_MESSAGES = Counter(
 SYNC_TURNS_WAITING = Gauge(
     "asgi_sync_turns_waiting",
     "Requests to sync views waiting for a turn (DJANGO_ASGI_MAX_SYNC_REQUESTS).",
+    multiprocess_mode="livesum",
+)
+DB_CONNECTIONS_IN_USE = Gauge(
+    "django_db_pool_connections_in_use",
+    "Pooled database connections checked out, as of the last request's end.",
+    multiprocess_mode="livesum",
+)
+DB_CONNECTIONS_WAITED_FOR = Gauge(
+    "django_db_pool_requests_waiting",
+    "Threads waiting for a pooled connection, as of the last request's end.",
     multiprocess_mode="livesum",
 )
 SYNC_TURNS_IN_USE = Gauge(

@@ -1,14 +1,17 @@
 """/metrics: who may read it, and that each count moves when it should."""
 
+import threading
 from ipaddress import ip_network
 
 import pytest
 from channels.layers import get_channel_layer
+from django.core.signals import request_finished
+from django.db import connection, connections
 from django.http import Http404
 from prometheus_client import REGISTRY
 
 from apps.core import metrics
-from apps.core.activity import holding
+from apps.core.activity import database_pool_snapshot, holding
 from conftest import channel_layers_setting
 from testing.asgi import websocket
 
@@ -128,3 +131,36 @@ async def test_layer_messages_sent_and_received_are_counted(settings, backend):
     assert value("channel_layer_messages_total", direction="sent") == sent + 2
     assert value("channel_layer_messages_total", direction="received") == received + 2
     await layer.flush()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pooled_connections_in_use_are_sampled_when_a_request_finishes():
+    """On PostgreSQL (pooled by default) the gauge follows the pool at each
+    request's end: here one connection, held by another thread; without a
+    pool it is never set. (Django's test client reconnects its own
+    close_old_connections after this receiver, so this thread holds none.)"""
+    connection.close()
+    before = value("django_db_pool_connections_in_use")
+    holding_one, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        connections["default"].ensure_connection()
+        holding_one.set()
+        release.wait(10)
+        connections["default"].close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding_one.wait(10)
+        request_finished.send(sender=None)
+        snapshot = database_pool_snapshot()
+    finally:
+        release.set()
+        holder.join(10)
+    if snapshot is None:
+        assert connection.vendor != "postgresql"
+        assert value("django_db_pool_connections_in_use") == before
+        return
+    assert snapshot["in_use"] >= 1
+    assert value("django_db_pool_connections_in_use") == snapshot["in_use"]
