@@ -122,19 +122,27 @@ _CLOSED_TRANSPORT = "the handler is closed"
 
 def _closed_transport_is_lost(connection_class: type) -> type:
     """
-    The connection class, raising redis-py's ConnectionError where uvloop
-    raises RuntimeError for a write to a closed transport (uvloop issue 506;
-    asyncio raises an OSError there, which redis-py turns into ConnectionError).
-    Seen when a Redis master died under granian: the error escaped as a
-    RuntimeError, so it was neither retried on a new connection nor recognised
-    as an outage. redis-py has closed the connection by then.
+    The connection class, raising redis-py's ConnectionError when a command is
+    about to be written to a transport that has closed (the peer reset it),
+    so that it is retried on a new connection and recognised as an outage.
+
+    redis-py finds out only by writing, and what that raises depends on the
+    loop: asyncio on Python 3.11 an OSError (which redis-py converts), uvloop
+    RuntimeError "... the handler is closed" (uvloop issue 506; seen when a
+    Redis master died under granian), asyncio on Python 3.12.1 AttributeError
+    "'NoneType' object has no attribute '_add_writer'".
     """
 
     class ClosedTransportIsLost(connection_class):
         async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
+            writer = self._writer
+            if writer is not None and writer.transport.is_closing():
+                await self.disconnect(nowait=True)
+                raise RedisConnectionError("Connection to Redis lost (it was reset).")
             try:
                 await super().send_packed_command(*args, **kwargs)
             except RuntimeError as error:
+                # Closed between the check and the write.
                 if _CLOSED_TRANSPORT not in str(error):
                     raise
                 lost = f"Connection to Redis lost: {error}"
