@@ -230,7 +230,7 @@ async def drain(stats: Stats, limit: float) -> str:
 
 # The counter the app's /metrics keeps of group messages a layer dropped at a
 # full channel (apps/core/metrics.py): what an operator's Prometheus sees.
-LAYER_DROPPED = "channel_layer_group_send_dropped"
+DROP_COUNTER = "channel_layer_group_send_dropped"
 
 
 def layer_dropped(ws_url: str) -> float | None:
@@ -245,7 +245,7 @@ def layer_dropped(ws_url: str) -> float | None:
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
-        if family.name == LAYER_DROPPED
+        if family.name == DROP_COUNTER
         for sample in family.samples
         if sample.name.endswith("_total")
     )

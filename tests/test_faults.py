@@ -11,9 +11,9 @@ import uuid
 
 import httpx
 import pytest
+from django_asgi_kit.consumers import CLOSE_TRY_AGAIN
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from apps.chat.protocol import CLOSE_TRY_AGAIN
 from serving.processes import ServerProcess
 from testing.clients import chat_join, chat_say, receive_until, ws_connect
 from testing.environments import SERVERS

@@ -10,12 +10,15 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
-from django_asgi_kit.consumers import ClosesCleanly, DatabaseForSocketEventsOnly
+from django_asgi_kit.consumers import (
+    CLOSE_TRY_AGAIN,
+    ClosesCleanly,
+    DatabaseForSocketEventsOnly,
+)
 from redis.exceptions import RedisError
 
 from apps.chat.models import Room
 from apps.chat.protocol import (
-    CLOSE_TRY_AGAIN,
     ProtocolError,
     display_name_error,
     parse_client_frame,

@@ -44,7 +44,8 @@ CLOSE_INVALID_NAME = 4400
 CLOSE_LOGIN_REQUIRED = 4401
 CLOSE_INVALID_ROOM = 4404
 CLOSE_TOO_LARGE = 4009  # RFC 6455 1009, "message too big"
-CLOSE_TRY_AGAIN = 4013  # RFC 6455 1013, "try again later"
+# Try again later (4013, RFC 6455 1013) is django_asgi_kit.consumers.CLOSE_TRY_AGAIN:
+# every consumer that ends on an outage says it the same way.
 
 MESSAGE_SCHEMA = {
     "type": "object",

@@ -84,6 +84,11 @@ SYNC_TURNS_WAITING = Gauge(
     "Requests to sync views waiting for a turn (DJANGO_ASGI_MAX_SYNC_REQUESTS).",
     multiprocess_mode="livesum",
 )
+SYNC_TURNS_IN_USE = Gauge(
+    "asgi_sync_turns_in_use",
+    "Sync turns held by requests.",
+    multiprocess_mode="livesum",
+)
 DB_CONNECTIONS_IN_USE = Gauge(
     "django_db_pool_connections_in_use",
     "Pooled database connections checked out, as of the last request's end.",
@@ -92,11 +97,6 @@ DB_CONNECTIONS_IN_USE = Gauge(
 DB_CONNECTIONS_WAITED_FOR = Gauge(
     "django_db_pool_requests_waiting",
     "Threads waiting for a pooled connection, as of the last request's end.",
-    multiprocess_mode="livesum",
-)
-SYNC_TURNS_IN_USE = Gauge(
-    "asgi_sync_turns_in_use",
-    "Sync turns held by requests.",
     multiprocess_mode="livesum",
 )
 

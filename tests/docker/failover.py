@@ -54,7 +54,6 @@ class Reconnecting:
         self.url = url
         self.origin = origin
         self.deliveries = Deliveries()
-        self.closes: list[int | None] = []
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until `stop` is set and the session says it is done."""
@@ -63,9 +62,8 @@ class Reconnecting:
                 async with connect(self.url, origin=self.origin, open_timeout=5) as ws:
                     self.deliveries.connections += 1
                     await self.session(ws, stop)
-                    self.closes.append(ws.close_code)
-            except (OSError, TimeoutError, WebSocketException) as exc:
-                self.closes.append(getattr(getattr(exc, "rcvd", None), "code", None))
+            except (OSError, TimeoutError, WebSocketException):
+                pass  # refused or cut: try again, as the page does
             if stop.is_set() and self.done():
                 return
             await asyncio.sleep(RECONNECT_PAUSE)

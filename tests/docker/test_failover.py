@@ -8,7 +8,7 @@ Asserted: every client gets deliveries again by itself, every acknowledged chat
 message is stored, every pending one is acknowledged in the end, and every
 fan-out event is accounted for (received live, or counted as missed). Measured
 and reported, never asserted: how long each client heard nothing, and how many
-events each live listener missed (docs/reliability.md keeps the figures).
+events each live listener missed (docs/stack.md keeps the figures).
 """
 
 import asyncio
@@ -91,7 +91,7 @@ class Failover:
         self.chat = {
             name: ChatClient(
                 f"{site.ws_url}/ws/chat/{ROOM}/?name={name}", site.url, name
-            )  # noqa: E501
+            )
             for name, site in sites.items()
         }
         self.listeners = {

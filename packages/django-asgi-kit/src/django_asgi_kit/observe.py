@@ -17,9 +17,9 @@ from collections.abc import Callable
 SYNC_TURNS_WAITING = "sync_turns.waiting"
 # Turns held by requests: +1, -1.
 SYNC_TURNS_IN_USE = "sync_turns.in_use"
-# Messages the Redis layer sent to a channel or group (count per call).
+# Messages a layer sent to a channel or group (one per send or group_send).
 LAYER_SENT = "channel_layer.sent"
-# Messages the Redis layer received from a channel.
+# Messages a layer received from a channel.
 LAYER_RECEIVED = "channel_layer.received"
 # Messages the in-memory layer dropped because a channel was full.
 LAYER_DROPPED = "channel_layer.dropped"
