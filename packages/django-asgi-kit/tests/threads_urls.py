@@ -60,7 +60,10 @@ async def async_view(request: HttpRequest) -> JsonResponse:
 
 def thread_view(request: HttpRequest) -> JsonResponse:
     events.append(("view", threading.get_ident()))
-    return JsonResponse({"thread": threading.get_ident()})
+    # The name tells threads apart even when the OS reuses an ended one's id.
+    return JsonResponse(
+        {"thread": threading.get_ident(), "name": threading.current_thread().name}
+    )
 
 
 def meet_view(request: HttpRequest) -> JsonResponse:
