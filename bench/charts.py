@@ -84,6 +84,60 @@ def _http_charts(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]:
     return charts
 
 
+def _latency_chart(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]:
+    """p99 against offered requests/s, one panel per endpoint, a line per server."""
+    records = [r for r in builder.run["records"] if r["kind"] == "latency"]
+    tests = list(dict.fromkeys((r["workload"], r["flavour"]) for r in records))
+    if not tests:
+        return []
+    loads = sorted({r["load"] for r in records})
+    columns = min(len(tests), 4)
+    rows = -(-len(tests) // columns)
+    figure, panels = plt.subplots(
+        rows, columns, figsize=(3.2 * columns + 1, 2.9 * rows + 0.6), squeeze=False
+    )
+    for panel, (test, flavour) in zip(panels.flat, tests, strict=False):
+        for server in builder.records.servers(kind="latency"):
+            points = [
+                (offered.value, p99.value)
+                for load in loads
+                if (
+                    offered := builder.latency(
+                        server, test, flavour, load, "offered_per_s"
+                    )
+                ).usable
+                and (
+                    p99 := builder.latency(
+                        server, test, flavour, load, "latency_p99_ms"
+                    )
+                ).usable
+            ]
+            if points:
+                panel.plot(*zip(*points, strict=True), marker="o", label=server)
+        panel.set_title(f"{test} ({flavour})", fontsize=9)
+        panel.set_yscale("log")
+        panel.tick_params(labelsize=7)
+        panel.grid(alpha=0.3)
+    for panel in panels.flat[len(tests) :]:
+        panel.set_visible(False)
+    for panel in panels[:, 0]:
+        panel.set_ylabel("p99 latency, ms (log)", fontsize=8)
+    for panel in panels[-1, :]:
+        panel.set_xlabel("offered requests/s", fontsize=8)
+    handles, labels = panels.flat[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncols=7, fontsize=7)
+    caption = (
+        "Latency against offered load: p99 at "
+        + ", ".join(f"{load}%" for load in loads)
+        + " of each server's measured capacity"
+    )
+    figure.suptitle(caption, fontsize=10)
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    figure.savefig(folder / "latency_offered.png", dpi=DPI)
+    plt.close(figure)
+    return [{"file": "latency_offered.png", "caption": caption}]
+
+
 def _raw_chart(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]:
     records = builder.records
     servers = records.servers(kind="http", app="raw", tls=False)
@@ -257,7 +311,8 @@ def draw_charts(run: dict[str, Any], folder: Path) -> list[dict[str, str]]:
     folder.mkdir(parents=True, exist_ok=True)
     builder = ReportBuilder(run)
     return (
-        _http_charts(builder, folder)
+        _latency_chart(builder, folder)
+        + _http_charts(builder, folder)
         + _raw_chart(builder, folder)
         + _tls_chart(builder, folder)
         + _echo_charts(builder, folder)

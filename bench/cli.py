@@ -6,6 +6,7 @@ Command line of the harness.
   python -m bench compare ...     two revisions or two settings, side by side
   python -m bench check           the harness against bare wrk on the raw app
   python -m bench report FOLDER   redraw a run's charts and report from its JSON
+  python -m bench diff A B        which figures moved between two runs' folders
   python -m bench reference DIR   make a full run the committed bench/reference/
   python -m bench summary         put the reference's summary in docs/performance.md
   python -m bench targets ...     servers already running (the compose stack)
@@ -34,6 +35,7 @@ from bench.compare import (
     parse_env,
     workload_cell,
 )
+from bench.diff import diff_runs, load_run
 from bench.harness import (
     CHECK_SERVER,
     RESULTS_ROOT,
@@ -225,6 +227,23 @@ def report_command(argv: list[str]) -> int:
     return 0
 
 
+def diff_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench diff",
+        description="Which figures moved from run A to run B (results folders), "
+        "beyond both runs' spread; written to B/moved-since-<A>.md too.",
+    )
+    parser.add_argument("a", type=Path)
+    parser.add_argument("b", type=Path)
+    args = parser.parse_args(argv)
+    run_a, run_b = load_run(args.a), load_run(args.b)
+    text = diff_runs(run_a, run_b)
+    if args.b.is_dir():
+        (args.b / f"moved-since-{run_a['run_id']}.md").write_text(text)
+    print(text, end="")
+    return 0
+
+
 def soak_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench soak",
@@ -370,6 +389,7 @@ COMMANDS = {
     "scale": scale_command,
     "compare": compare_command,
     "report": report_command,
+    "diff": diff_command,
     "reference": reference_command,
     "summary": summary_command,
     "check": check_command,

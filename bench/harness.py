@@ -41,6 +41,7 @@ from bench.schema import validate_run
 from bench.servers import BenchServer
 from serving.databases import ServiceUnavailable, migrated_database
 from serving.devcert import ensure_dev_certificates
+from serving.nginx import NGINX
 from serving.processes import ROOT
 from serving.registry import ServerVariant
 
@@ -48,16 +49,27 @@ from serving.registry import ServerVariant
 # The committed reference is a copy made by `python -m bench reference`.
 RESULTS_ROOT = ROOT / "var" / "bench-results"
 CHECK_SERVER = "uvicorn"
-REQUIRED_TOOLS = ("wrk", "h2load", "taskset")
+# What each tool is for and the Debian package that has it.
+REQUIRED_TOOLS = {
+    "wrk": "wrk",  # HTTP/1.1 load
+    "h2load": "nghttp2-client",  # HTTP/2 load
+    "taskset": "util-linux",  # server and client on cores of their own
+    "nginx": "nginx-light",  # the nginx-fronted cells (serving/nginx.py)
+}
 
 
 def preflight() -> None:
     """Refuse to start, with the fix, when the machine cannot run the plan."""
-    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
+    missing = {
+        tool: package
+        for tool, package in REQUIRED_TOOLS.items()
+        # nginx lives in /usr/sbin, off a non-root PATH (serving/nginx.py).
+        if shutil.which(tool) is None and not (tool == "nginx" and Path(NGINX).exists())
+    }
     if missing:
         raise ServiceUnavailable(
-            f"Missing {', '.join(missing)}: apt-get install wrk nghttp2-client "
-            "util-linux (see .ci/run)."
+            f"Missing {', '.join(missing)}: apt-get install "
+            f"{' '.join(sorted(set(missing.values())))} (see .ci/run)."
         )
     if (os.cpu_count() or 1) < 2:
         raise ServiceUnavailable(
@@ -175,7 +187,7 @@ def wrk_check(runner: Runner, variant: ServerVariant, services: Services) -> dic
                 pinned(CLIENT_CPU, direct_argv), timeout=preset.duration + 20
             )
             direct.append(loadgen.wrk_text_requests_per_s(run.output))
-            runner.advance("check: harness vs wrk alone", 2 * preset.seconds_per_cell)
+            runner.advance("check: harness vs wrk alone", 2 * preset.seconds_per_cell())
     finally:
         runner.preset = preset
         server.stop(timeout=10)
@@ -241,7 +253,7 @@ def run_benchmark(
     machine["load_average_before"] = machine.pop("load_average")
     plan = build_plan(preset, servers)
     estimate = (
-        plan_seconds(preset, plan) + 2 * preset.repetitions * preset.seconds_per_cell
+        plan_seconds(preset, plan) + 2 * preset.repetitions * preset.seconds_per_cell()
     )
     tag = uuid.uuid4().hex[:8]
     with migrated_database(postgres_url, f"bench_{tag}", cwd=ROOT) as database_url:

@@ -1,6 +1,7 @@
 """
 The load generators' command lines and what their output means: wrk (HTTP/1.1,
-cleartext and TLS), h2load (HTTP/2), and bench/wsclient.py (WebSocket).
+cleartext and TLS), h2load (HTTP/2), and bench/wsclient.py (WebSocket),
+bench/openloop.py (HTTP/1.1 at a fixed rate).
 
 Each parser returns the same keys for HTTP: requests_per_s, latency_p50_ms,
 latency_p99_ms, errors (failed requests of any kind).
@@ -112,8 +113,22 @@ def wsclient_argv(mode: str, **options: Any) -> list[str]:
     return argv
 
 
+def openloop_argv(url: str, *, rate: float, connections: int, duration: float):
+    """python -m bench.openloop: one window at `rate` requests/s."""
+    return [
+        sys.executable,
+        "-m",
+        "bench.openloop",
+        url,
+        f"--rates={rate:.1f}",
+        f"--connections={connections}",
+        f"--duration={duration}",
+        "--pause=0",
+    ]
+
+
 def wsclient_parse(output: str) -> dict[str, Any]:
-    """The JSON line wsclient prints last."""
+    """The JSON line wsclient (or openloop) prints last."""
     lines = [line for line in output.splitlines() if line.startswith("{")]
     if not lines:
         raise ClientFailed(f"the WebSocket client printed no result:\n{output[-2000:]}")

@@ -45,6 +45,11 @@ def run_client(argv: list[str], *, timeout: float) -> ClientRun:
         try:
             # wait4, unlike Popen.wait, also returns the child's CPU time.
             _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            # Interrupted (SIGINT, SIGTERM as SystemExit): no client left behind.
+            process.kill()
+            process.wait()
+            raise
         finally:
             killer.cancel()
         finished = time.monotonic()

@@ -23,6 +23,13 @@ ECHO_PATHS = {
     "raw": {"raw app (no framework)": "/ws/echo"},
 }
 IDLE_PATH = "/ws/echo/"
+# Views that query PostgreSQL serve ~10× fewer requests (20 queries each for
+# queries and updates): with 64 connections a 1 s window completes under 4
+# responses per connection, which says more about the window than the server
+# (records.too_few_responses). As many connections as the pool (16), or fewer,
+# keep PostgreSQL as busy and the windows valid.
+CONNECTIONS_BY_TEST = {"db": 16, "fortunes": 16, "queries": 8, "updates": 8}
+DATABASE_TESTS = tuple(CONNECTIONS_BY_TEST)
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class Preset:
     """How long and how hard each measurement runs."""
 
     name: str
-    duration: int  # seconds per HTTP repetition (wrk, h2load)
+    duration: int  # seconds per HTTP repetition (wrk, h2load, open loop)
     ws_duration: int  # seconds per WebSocket echo window (sub-ms round trips)
     warmup: int  # seconds of unrecorded load before the repetitions
     repetitions: int
@@ -45,38 +52,51 @@ class Preset:
     idle_connections: int
     tls_servers: tuple[str, ...]  # measured over TLS (h2 where offered); () = all
     nginx_servers: tuple[str, ...]  # measured behind nginx terminating TLS
+    # Open loop (bench/openloop.py): these endpoints at these shares of the
+    # capacity the closed loop just measured on the same server.
+    latency_tests: tuple[tuple[str, str], ...]
+    latency_loads: tuple[int, ...]  # percent of the measured requests/s
+    latency_repetitions: int
 
-    @property
     def seconds_per_cell(self) -> float:
+        """An HTTP cell's wall time."""
         # Measured: each wrk run adds ~0.05 s, a cell ~0.2 s (contract check).
         return self.warmup + self.repetitions * (self.duration + 0.05) + 0.2
 
 
 ALL_TESTS = tuple((name, flavour) for name in TEST_TYPES for flavour in FLAVOURS)
+# What users of a web app mostly wait for; queries and updates are the
+# database's figures more than the server's.
+LATENCY_TESTS = tuple(
+    (name, flavour) for name in ("plaintext", "db", "fortunes") for flavour in FLAVOURS
+)
 
 PRESETS = {
     "full": Preset(
         name="full",
         # Longer than the slowest endpoint's latency under load (~1 s on a busy
         # core with 64 connections), so each window completes enough requests.
-        duration=2,
+        duration=1,
         ws_duration=1,
         warmup=1,
         repetitions=3,
         connections=64,
         servers=(),
         tests=ALL_TESTS,
-        fanout_sizes=(64, 256, 1024),
+        fanout_sizes=(256, 1024),
         fanout_rates=(2_000, 20_000),
         fanout_duration=2,
         fanout_drain=3,
         fanout_repetitions=1,
         # 10,000 fit the file limit here, but open at ~75/s per server on a busy
         # core: --idle-connections 10000 for the full figure (≈2 min a server).
-        idle_connections=2_500,
+        idle_connections=1_000,
         tls_servers=(),
         # The deployment docs/stack.md shows: nginx in front of uvicorn.
         nginx_servers=("uvicorn",),
+        latency_tests=LATENCY_TESTS,
+        latency_loads=(25, 50, 75, 90),
+        latency_repetitions=1,
     ),
     "quick": Preset(
         name="quick",
@@ -96,6 +116,9 @@ PRESETS = {
         # granian: TLS with HTTP/2, so the quick run goes through h2load too.
         tls_servers=("granian",),
         nginx_servers=("uvicorn",),
+        latency_tests=(("plaintext", "async"), ("db", "async")),
+        latency_loads=(50, 90),
+        latency_repetitions=1,
     ),
 }
 
@@ -104,14 +127,15 @@ PRESETS = {
 class Cell:
     """One measurement: warm-up, then the preset's repetitions."""
 
-    kind: str  # http, ws_echo, fanout, idle
+    kind: str  # http, latency, ws_echo, fanout, idle
     workload: str  # e.g. "plaintext", "Channels async consumer"
     path: str = ""
     flavour: str = ""  # sync / async for the project's views
     protocol: str = "http/1.1"  # http/1.1, h2, h2c, websocket
     layer: str = ""  # fan-out: channel layer
-    clients: int = 0  # fan-out members, idle connections
+    clients: int = 0  # fan-out members, idle connections; HTTP: 0 = the preset's
     rate: int = 0  # fan-out: offered deliveries per second
+    load: int = 0  # latency: percent of the capacity measured for `path`
 
 
 @dataclass(frozen=True)
@@ -140,9 +164,26 @@ def _http_cells(preset: Preset, app: str, protocols: tuple[str, ...]) -> list[Ce
             TEST_TYPES[name].path(flavour),
             flavour=flavour,
             protocol=protocol,
+            clients=CONNECTIONS_BY_TEST.get(name, 0),
         )
         for protocol in protocols
         for name, flavour in preset.tests
+    ]
+
+
+def _latency_cells(preset: Preset, flavours: tuple[str, ...]) -> list[Cell]:
+    """Open-loop cells; each follows the closed-loop cell of its endpoint."""
+    return [
+        Cell(
+            "latency",
+            name,
+            TEST_TYPES[name].path(flavour),
+            flavour,
+            load=load,
+        )
+        for name, flavour in preset.latency_tests
+        if flavour in flavours
+        for load in preset.latency_loads
     ]
 
 
@@ -163,6 +204,8 @@ def _plain_groups(preset: Preset, variant: ServerVariant) -> list[Group]:
             cells += [
                 c for c in _http_cells(preset, app, h2c) if c.workload == "plaintext"
             ]
+        if app == "django":
+            cells += _latency_cells(preset, FLAVOURS)
         if "websocket" in variant.protocols:
             cells += _echo_cells(app)
         if app == "django" and "websocket" in variant.protocols:
@@ -253,7 +296,8 @@ def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]
                 c
                 for c in _http_cells(preset, "django", ("http/1.1",))
                 if c.flavour == "sync"
-            ),
+            )
+            + tuple(_latency_cells(preset, ("sync",))),
         )
         for v in wsgi
     ]
@@ -282,10 +326,15 @@ def cell_seconds(preset: Preset, cell: Cell) -> float:
         return (connect + preset.fanout_duration + drain) * preset.fanout_repetitions
     if cell.kind == "idle":
         return 4 + cell.clients / 250
+    if cell.kind == "latency":
+        # Low rates on database views get longer windows (runner.latency_window);
+        # a client process per window (start, 64 connections), the idle wait.
+        low = cell.workload in DATABASE_TESTS and cell.load <= 50
+        return preset.latency_repetitions * (preset.duration * (1 + low) + 0.5)
     if cell.kind == "ws_echo":
         # One client process: start, connect, warm-up, every window.
         return 1.5 + preset.warmup + preset.repetitions * preset.ws_duration
-    return preset.seconds_per_cell
+    return preset.seconds_per_cell()
 
 
 SERVER_SECONDS = 4  # start (Django's imports on a busy core) and stop

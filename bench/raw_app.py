@@ -7,10 +7,14 @@ fraction of what the server itself can do.
 
   /plaintext  Hello, World! (text/plain)      /json  {"message": "Hello, World!"}
   /healthz    ok (readiness probe)             any WebSocket path: echo
+  /spin?us=N  Hello, World! after holding the event loop for N µs: a server of
+              known capacity (1e6 / N requests/s), for the load clients' tests
 """
 
 import json
+import time
 from typing import Any
+from urllib.parse import parse_qs
 
 PLAINTEXT = b"Hello, World!"
 ROUTES = {
@@ -24,10 +28,22 @@ ROUTES = {
 NOT_FOUND = (b"text/plain", lambda: b"not found\n")
 
 
+def hold_the_loop(scope: dict[str, Any]) -> None:
+    """Busy-wait as long as the query asks, blocking the loop as CPU work does."""
+    query = parse_qs(scope["query_string"].decode())
+    until = time.perf_counter() + int(query.get("us", ["0"])[0]) / 1e6
+    while time.perf_counter() < until:
+        pass
+
+
 async def http(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Answer from ROUTES; 404 for anything else. The body is never read."""
-    content_type, make_body = ROUTES.get(scope["path"], NOT_FOUND)
-    status = 200 if scope["path"] in ROUTES else 404
+    path = scope["path"]
+    if path == "/spin":
+        hold_the_loop(scope)
+        path = "/plaintext"
+    content_type, make_body = ROUTES.get(path, NOT_FOUND)
+    status = 200 if path in ROUTES else 404
     body = make_body()
     headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -23,8 +23,11 @@ RESPONSES_PER_CONNECTION = 4
 
 
 def too_few_responses(record: dict[str, Any], connections: int) -> bool:
-    """Whether an HTTP repetition completed under 4 requests per connection."""
-    minimum = RESPONSES_PER_CONNECTION * connections
+    """
+    Whether an HTTP repetition completed under 4 requests per connection (the
+    cell's own connection count, else the preset's `connections`).
+    """
+    minimum = RESPONSES_PER_CONNECTION * (record.get("clients") or connections)
     return record["kind"] == "http" and any(
         rep.get("requests", minimum) < minimum for rep in record["repetitions"]
     )

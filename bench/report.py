@@ -104,6 +104,20 @@ class ReportBuilder:
             return Figure(None, "missing")
         return self.django(self.wsgi, test, "sync", "requests_per_s")
 
+    def latency(
+        self, server: str, test: str, flavour: str, load: int, metric: str
+    ) -> Figure:
+        """An open-loop figure of the project's endpoint at `load` % of capacity."""
+        return self.records.figure(
+            metric,
+            kind="latency",
+            server=server,
+            app="django",
+            workload=test,
+            flavour=flavour,
+            load=load,
+        )
+
     def echo(self, server: str, label: str, metric: str) -> Figure:
         app = "raw" if label == ECHO_REFERENCE else "django"
         return self.records.figure(
@@ -111,6 +125,69 @@ class ReportBuilder:
         )
 
     # Sections -------------------------------------------------------------------
+
+    def latency_section(self) -> dict:
+        records = [r for r in self.run["records"] if r["kind"] == "latency"]
+        loads = sorted({r["load"] for r in records})
+        servers = self.records.servers(kind="latency")
+        tests = [
+            t
+            for t in self.tests
+            if any((r["workload"], r["flavour"]) == t for r in records)
+        ]
+        tables = []
+        for test, flavour in tests:
+            rows = []
+            for server in servers:
+                swept = self.records.find(
+                    kind="latency", server=server, workload=test, flavour=flavour
+                )
+                if swept is None:
+                    continue
+                capacity = self.django(server, test, flavour, "requests_per_s")
+                cells = [
+                    self._latency_cell(server, test, flavour, load) for load in loads
+                ]
+                rows.append([server, number(capacity), *cells])
+            tables.append(
+                _table(
+                    f"{test} ({flavour}): p50 / p90 / p99 / max latency (ms)",
+                    ["server", "capacity req/s", *(f"at {load}%" for load in loads)],
+                    rows,
+                )
+            )
+        return {
+            "title": "Latency at offered load",
+            "text": (
+                "What users wait for at the load a server actually carries: requests "
+                "sent at a fixed rate (bench/openloop.py, "
+                f"{self.run['preset']['connections']} keep-alive connections), at "
+                "shares of the capacity the closed loop measured on the same server "
+                "just before. Latency counts from when each request was due, so a "
+                "server that falls behind is charged for the wait (no coordinated "
+                "omission). gunicorn-wsgi serves sync views only."
+            )
+            if records
+            else "",
+            "tables": tables,
+            "charts": self.charts("latency_"),
+        }
+
+    def _latency_cell(self, server: str, test: str, flavour: str, load: int) -> str:
+        figures = [
+            self.latency(server, test, flavour, load, f"latency_{p}_ms")
+            for p in ("p50", "p90", "p99", "max")
+        ]
+        if figures[0].value is None:
+            return figures[0].note or "—"
+        text = " / ".join(f"{f.value:,.1f}" for f in figures)
+        record = self.records.find(
+            kind="latency", server=server, workload=test, flavour=flavour, load=load
+        )
+        failed = sum(rep["errors"] for rep in record["repetitions"])
+        if failed:
+            text += f" ({failed:,} failed)"
+        return f"{text} ({figures[0].note})" if figures[0].note else text
 
     def http_section(self) -> dict:
         servers = self.asgi + ([self.wsgi] if self.wsgi else [])
@@ -145,7 +222,8 @@ class ReportBuilder:
             "title": "HTTP: the project's TechEmpower endpoints",
             "text": (
                 "Requests per second (median), one worker, wrk with "
-                f"{self.run['preset']['connections']} keep-alive connections. "
+                f"{self.run['preset']['connections']} keep-alive connections"
+                f"{self._fewer_connections()}. "
                 "Ratios compare with the same endpoint's sync view under gunicorn's "
                 "sync WSGI worker, and with the raw ASGI app on the same server "
                 "(plaintext for plaintext, json for the rest)."
@@ -172,6 +250,19 @@ class ReportBuilder:
             ],
             "charts": self.charts("http_"),
         }
+
+    def _fewer_connections(self) -> str:
+        """ " (queries, updates: 8)" for endpoints measured with their own count."""
+        own = {
+            (r["workload"], r["clients"])
+            for r in self.run["records"]
+            if r["kind"] == "http" and r.get("clients")
+        }
+        if not own:
+            return ""
+        names = ", ".join(sorted(name for name, _ in own))
+        counts = "/".join(str(c) for c in sorted({count for _, count in own}))
+        return f" ({names}: {counts}, so that each connection completes several)"
 
     def raw_section(self) -> dict:
         rows = []
@@ -542,6 +633,7 @@ class ReportBuilder:
                 + ", ".join(f"{s} {number(f)}" for s, f in ceilings)
                 + " req/s."
             )
+        lines += self._latency_summary()
         lines += self._echo_summary() + self._fanout_summary() + self._idle_summary()
         check = self.run.get("wrk_check")
         if check:
@@ -561,6 +653,29 @@ class ReportBuilder:
             f"{_load(self.run, 'before')}, "
             f"after: {_load(self.run, 'after')}."
         )
+        return lines
+
+    def _latency_summary(self) -> list[str]:
+        """p99 at the highest share measured of each server's capacity."""
+        records = [r for r in self.run["records"] if r["kind"] == "latency"]
+        if not records:
+            return []
+        top = max(r["load"] for r in records)
+        lines = []
+        for test, flavour in (("plaintext", "async"), ("db", "async")):
+            parts = [
+                f"{server} {number(figure, 1)}"
+                for server in self.records.servers(kind="latency")
+                if (
+                    figure := self.latency(server, test, flavour, top, "latency_p99_ms")
+                ).value
+                is not None
+            ]
+            if parts:
+                lines.append(
+                    f"p99 latency (ms) of the {test} ({flavour}) view at {top}% of "
+                    "each server's capacity: " + ", ".join(parts) + "."
+                )
         return lines
 
     def _echo_summary(self) -> list[str]:
@@ -665,6 +780,7 @@ class ReportBuilder:
 
     def build(self) -> dict[str, Any]:
         sections = [
+            self.latency_section(),
             self.http_section(),
             self.raw_section(),
             self.tls_section(),

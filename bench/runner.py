@@ -19,7 +19,7 @@ import httpx
 import psutil
 
 from apps.bench.contract import response_problems
-from bench import loadgen
+from bench import loadgen, openloop
 from bench.measure import (
     CLIENT_BOUND_CPU,
     UsageSampler,
@@ -44,6 +44,15 @@ SECRET_KEY = "benchmark-secret-key-0123456789abcdefghijklmnopqrstuvwxyzABCD"
 # Summarised per cell: the median and spread of each, over the repetitions.
 SUMMARY_METRICS = {
     "http": ("requests_per_s", "latency_p50_ms", "latency_p99_ms"),
+    "latency": (
+        "offered_per_s",
+        "requests_per_s",
+        "latency_p50_ms",
+        "latency_p90_ms",
+        "latency_p99_ms",
+        "latency_max_ms",
+        "client_lag_p99_ms",
+    ),
     "ws_echo": ("round_trips_per_s", "latency_p50_ms", "latency_p99_ms"),
     "fanout": ("delivered_per_s", "loss", "latency_p50_ms", "latency_p99_ms"),
     "idle": ("rss_per_connection_kib",),
@@ -143,14 +152,22 @@ class Runner:
                 self._record(group, server, c, error=str(exc)[-3000:])
                 for c in group.cells
             ]
+        except BaseException:
+            server.close()  # interrupted while starting: leave nothing running
+            raise
         timing["start_seconds"] = round(time.monotonic() - started, 2)
         self.advance(f"{group.server} ({group.app}) started", SERVER_SECONDS)
         records = []
+        # Requests/s of each path's closed-loop cell: what open-loop loads scale.
+        self.capacity: dict[str, float] = {}
         try:
             for cell in group.cells:
                 label = f"{cell.workload} {cell.flavour} {cell.protocol}"
+                if cell.load:
+                    label += f" at {cell.load}%"
                 self.advance(f"{group.server} ({group.app}): {label}", 0)
                 records.append(self.run_cell(group, front, cell))
+                self._note_capacity(cell, records[-1])
                 self.advance("", self.estimate(cell))
         finally:
             if isinstance(front, BehindNginx):
@@ -193,6 +210,9 @@ class Runner:
         except (RuntimeError, psutil.Error) as exc:
             nginx.close()
             raise RuntimeError(f"nginx in front of {group.server}: {exc}") from exc
+        except BaseException:
+            nginx.close()
+            raise
         return BehindNginx(server, nginx)
 
     @staticmethod
@@ -222,6 +242,7 @@ class Runner:
             "path": cell.path,
             "clients": cell.clients,
             "rate": cell.rate,
+            "load": cell.load,
             "server_command": server.command(),
             "client_command": [],
             "contract_problems": [],
@@ -242,6 +263,7 @@ class Runner:
         started = time.monotonic()
         measure = {
             "http": self._http,
+            "latency": self._latency,
             "ws_echo": self._echo,
             "fanout": self._fanout,
             "idle": self._idle,
@@ -266,16 +288,15 @@ class Runner:
     def _http(self, server: BenchServer, cell: Cell, record: dict) -> None:
         url = server.url + cell.path
         record["contract_problems"] = self._contract(server, cell, url)
+        connections = cell.clients or self.preset.connections
 
         def client(duration: int, log: Path) -> list[str]:
             if cell.protocol == "http/1.1":
-                return loadgen.wrk_argv(
-                    url, connections=self.preset.connections, duration=duration
-                )
+                return loadgen.wrk_argv(url, connections=connections, duration=duration)
             return loadgen.h2load_argv(
                 url,
-                streams=self.preset.connections,
-                clients=max(1, self.preset.connections // 8),
+                streams=connections,
+                clients=max(1, connections // 8),
                 duration=duration,
                 log=log,
             )
@@ -302,6 +323,44 @@ class Runner:
                     | usage.server_figures(run.started, run.finished)
                     | {"client_cpu": run.cpu_seconds / run.wall, "settle_s": settled}
                 )
+
+    def _note_capacity(self, cell: Cell, record: dict[str, Any]) -> None:
+        usable = not (record["error"] or record["client_bound"] or record["too_few"])
+        if cell.kind == "http" and cell.protocol == "http/1.1" and usable:
+            self.capacity[cell.path] = record["summary"]["requests_per_s"]["median"]
+
+    def _latency(self, server: BenchServer, cell: Cell, record: dict) -> None:
+        """Open loop at `cell.load` percent of the capacity measured just before."""
+        if cell.path not in self.capacity:
+            raise ValueError(f"no usable capacity measured for {cell.path}")
+        rate = self.capacity[cell.path] * cell.load / 100
+        duration = latency_window(rate, self.preset.duration)
+        argv = loadgen.openloop_argv(
+            server.url + cell.path,
+            rate=rate,
+            connections=self.preset.connections,
+            duration=duration,
+        )
+        record["client_command"] = argv
+        record["tool"] = "bench.openloop"
+        timeout = duration + openloop.DRAIN_SECONDS + 20
+        for _ in range(self.preset.latency_repetitions):
+            settled = wait_until_idle(server.processes)
+            with UsageSampler(server.processes) as usage:
+                run = run_client(pinned(CLIENT_CPU, argv), timeout=timeout)
+            if run.returncode != 0:
+                raise loadgen.ClientFailed(
+                    f"exit {run.returncode}:\n{run.output[-2000:]}"
+                )
+            window = loadgen.wsclient_parse(run.output)
+            if window["errors"]:
+                record["warnings"].append(
+                    f"{window['errors']} of {window['requests'] + window['errors']} "
+                    f"requests failed or were not sent: {window['error_samples']}"
+                )
+            record["repetitions"].append(
+                window | usage.server_figures(*window["window"]) | {"settle_s": settled}
+            )
 
     @staticmethod
     def _contract(server: BenchServer, cell: Cell, url: str) -> list[str]:
@@ -424,6 +483,15 @@ class Runner:
                 f"{opened['failed']} of {cell.clients} connections failed: "
                 f"{opened['error_samples']}"
             )
+
+
+# Requests a latency window should time, so that its p99 rests on a few.
+LATENCY_SAMPLES = 200
+
+
+def latency_window(rate: float, duration: float) -> float:
+    """The preset's window, longer (up to twice) when `rate` would time few."""
+    return round(min(max(duration, LATENCY_SAMPLES / rate), 2 * duration), 2)
 
 
 def nginx_processes(nginx: NginxProcess) -> list[psutil.Process]:

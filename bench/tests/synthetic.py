@@ -51,6 +51,34 @@ def http(server: str, app: str, workload: str, rate: float, **fields: Any) -> di
     return record("http", server, app, workload, figures=figures, **fields)
 
 
+def latency(server: str, flavour: str, load: int, capacity: float, p99: float) -> dict:
+    """The plaintext view at `load` % of `capacity`, with a p99 of `p99` ms."""
+    figures = {
+        "offered_per_s": capacity * load / 100,
+        "requests_per_s": capacity * load / 100,
+        "requests": int(capacity * load / 100),
+        "latency_p50_ms": p99 / 4,
+        "latency_p90_ms": p99 / 2,
+        "latency_p99_ms": p99,
+        "latency_max_ms": p99 * 2,
+        "client_lag_p99_ms": 1.0,
+        "errors": 0,
+        "server_cpu": load / 100,
+        "server_rss_mb": 50.0,
+        "client_cpu": 0.05,
+    }
+    return record(
+        "latency",
+        server,
+        "django",
+        "plaintext",
+        flavour=flavour,
+        load=load,
+        reps=1,
+        figures=figures,
+    )
+
+
 def echo(server: str, app: str, workload: str, rate: float) -> dict:
     figures = {
         "round_trips_per_s": rate,
@@ -71,6 +99,10 @@ def synthetic_run() -> dict[str, Any]:
         http("uvicorn", "raw", "json", 30000),
         http("uvicorn", "django", "plaintext", 1000, flavour="sync"),
         http("uvicorn", "django", "plaintext", 2000, flavour="async"),
+        latency("uvicorn", "async", 50, 2000, p99=10.0),
+        latency("uvicorn", "async", 90, 2000, p99=400.0),
+        latency("gunicorn-wsgi", "sync", 50, 2500, p99=8.0),
+        latency("gunicorn-wsgi", "sync", 90, 2500, p99=30.0),
         # Client-bound: must never become a ratio.
         http("daphne", "raw", "plaintext", 90000, client_cpu=0.97),
         http("daphne", "django", "plaintext", 900, flavour="sync"),

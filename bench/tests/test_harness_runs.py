@@ -6,11 +6,14 @@ valid, complete output, never what the figures are.
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 import pytest
 
 from bench.schema import validate_run
@@ -50,7 +53,18 @@ def test_quick_run_writes_a_complete_valid_results_folder(tmp_path):
     run = json.loads((folder / "results.json").read_text())
     validate_run(run)
     assert run["run_id"] == folder.name
-    assert {r["kind"] for r in run["records"]} == {"http", "ws_echo", "fanout", "idle"}
+    assert {r["kind"] for r in run["records"]} == {
+        "http",
+        "latency",
+        "ws_echo",
+        "fanout",
+        "idle",
+    }
+    sweeps = [r for r in run["records"] if r["kind"] == "latency"]
+    assert {(r["workload"], r["load"]) for r in sweeps} == {
+        (test, load) for test in ("plaintext", "db") for load in (50, 90)
+    }
+    assert all(r["repetitions"][0]["requests"] > 0 for r in sweeps)
     assert {r["layer"] for r in run["records"] if r["kind"] == "fanout"} == {
         "memory",
         "redis",
@@ -77,6 +91,55 @@ def test_quick_run_writes_a_complete_valid_results_folder(tmp_path):
     for chart in run["charts"]:
         assert (folder / "charts" / chart["file"]).stat().st_size > 1000
     assert f"Results: {folder}" in result.stdout
+    # It ends with the summary, one screen of it.
+    summary = result.stdout.split(f"Results: {folder}")[1].strip().splitlines()
+    assert summary[0].startswith("- Django sync plaintext view on ASGI")
+    assert any(line.startswith("- p99 latency (ms) of the") for line in summary)
+    assert len(summary) <= 20
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_run_leaves_no_process_behind(tmp_path, signal_number):
+    """Servers run in sessions of their own: Ctrl-C reaches only the harness."""
+    harness = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--out",
+            str(tmp_path),
+            "--postgres-url",
+            POSTGRES,
+            "--redis-url",
+            TEST_REDIS_URL,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        output = []
+        for line in harness.stdout:  # the progress, a line per step
+            output.append(line)
+            if " started" in line:
+                break
+        time.sleep(1)  # a client is measuring the server now
+        children = psutil.Process(harness.pid).children(recursive=True)
+        # taskset execs the server: the server itself, and the client.
+        commands = " ".join(" ".join(p.cmdline()) for p in children)
+        assert "--bind" in commands, "".join(output)
+        harness.send_signal(signal_number)
+        output.append(harness.communicate(timeout=60)[0])
+    finally:
+        harness.kill()
+    assert harness.returncode != 0
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], [p.cmdline() for p in alive]
+    assert list(tmp_path.iterdir()) == [], "no results folder for an interrupted run"
 
 
 def test_an_unreachable_database_is_explained_before_anything_runs(tmp_path):

@@ -61,11 +61,53 @@ def test_fanout_sizes_and_layers():
     assert fanout == {
         (layer, size)
         for layer in ("memory", "redis", "redis-pubsub")
-        for size in (64, 256, 1024)
+        for size in (256, 1024)
     }
     idle = cells(plan, kind="idle")
     assert {g.server for g, _ in idle} == set(ASGI)
-    assert {c.clients for _, c in idle} == {2_500}
+    assert {c.clients for _, c in idle} == {1_000}
+
+
+def test_each_latency_sweep_follows_the_closed_loop_of_its_endpoint():
+    """The runner scales open-loop rates by the capacity measured just before."""
+    plan = build_plan(PRESETS["full"], SERVERS)
+    swept = set()
+    for group in plan:
+        measured = set()
+        for cell in group.cells:
+            if cell.kind == "http":
+                measured.add(cell.path)
+            elif cell.kind == "latency":
+                assert cell.path in measured, (group.server, cell)
+                swept.add((group.server, cell.workload, cell.flavour, cell.load))
+    expected = {
+        (server, test, flavour, load)
+        for server in ASGI
+        for test in ("plaintext", "db", "fortunes")
+        for flavour in ("sync", "async")
+        for load in (25, 50, 75, 90)
+    }
+    wsgi = {
+        ("gunicorn-wsgi", test, "sync", load)
+        for test in ("plaintext", "db", "fortunes")
+        for load in (25, 50, 75, 90)
+    }
+    assert swept == expected | wsgi
+
+
+def test_database_views_get_fewer_connections_than_the_rest():
+    plan = build_plan(PRESETS["full"], SERVERS)
+    connections = {
+        c.workload: c.clients for _, c in cells(plan, kind="http", app="django")
+    }
+    assert connections == {
+        "plaintext": 0,
+        "json": 0,
+        "db": 16,
+        "fortunes": 16,
+        "queries": 8,
+        "updates": 8,
+    }
 
 
 def test_estimates_fit_the_time_budgets():

@@ -52,6 +52,36 @@ def test_summary_states_the_headline_ratios():
     assert any("uvicorn 20 KiB" in line for line in summary)
 
 
+def test_latency_at_offered_load_leads_the_report():
+    report = build_report(synthetic_run())
+    assert report["sections"][0]["title"] == "Latency at offered load"
+    async_view = table(report, "Latency at offered load", "plaintext (async)")
+    assert async_view["columns"] == ["server", "capacity req/s", "at 50%", "at 90%"]
+    # p50 / p90 / p99 / max, in ms.
+    assert async_view["rows"] == [
+        ["uvicorn", "2,000", "2.5 / 5.0 / 10.0 / 20.0", "100.0 / 200.0 / 400.0 / 800.0"]
+    ]
+    sync_view = table(report, "Latency at offered load", "plaintext (sync)")
+    assert sync_view["rows"] == [
+        ["gunicorn-wsgi", "2,500", "2.0 / 4.0 / 8.0 / 16.0", "7.5 / 15.0 / 30.0 / 60.0"]
+    ], "a row only where the view was swept"
+    assert any(
+        line.startswith("p99 latency (ms) of the plaintext (async) view at 90%")
+        and "uvicorn 400.0" in line
+        for line in report["summary"]
+    )
+
+
+def test_a_latency_window_with_failures_says_so():
+    run = synthetic_run()
+    window = next(r for r in run["records"] if r["kind"] == "latency")
+    window["repetitions"][0]["errors"] = 7
+    async_view = table(
+        build_report(run), "Latency at offered load", "plaintext (async)"
+    )
+    assert async_view["rows"][0][2].endswith("(7 failed)")
+
+
 def test_tls_and_echo_tables():
     report = build_report(synthetic_run())
     tls = table(report, "TLS", "Plaintext over TLS")
@@ -78,7 +108,12 @@ def test_results_folder_has_valid_json_a_report_and_charts(tmp_path):
     stored = json.loads((tmp_path / "results.json").read_text())
     validate_run(stored)
     charts = {chart["file"] for chart in stored["charts"]}
-    assert {"http_throughput.png", "raw_ceiling.png", "fanout_latency.png"} <= charts
+    assert {
+        "latency_offered.png",
+        "http_throughput.png",
+        "raw_ceiling.png",
+        "fanout_latency.png",
+    } <= charts
     for name in charts:
         assert (tmp_path / "charts" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "](charts/http_throughput.png)" in (tmp_path / "README.md").read_text()
