@@ -99,9 +99,20 @@ def run_command(argv: list[str]) -> int:
         help="where the results folder goes (default: var/bench-results/, "
         "ignored by git)",
     )
+    parser.add_argument("--duration", type=int, help="seconds per window")
+    parser.add_argument("--repetitions", type=int, help="windows per cell")
+    parser.add_argument(
+        "--idle-connections", type=int, help="idle WebSockets per server"
+    )
     _services(parser)
     args = parser.parse_args(argv)
     preset = PRESETS["quick" if args.quick else "full"]
+    overrides = {
+        name: value
+        for name in ("duration", "repetitions", "idle_connections")
+        if (value := getattr(args, name)) is not None
+    }
+    preset = dataclasses.replace(preset, **overrides)
     run, folder = run_benchmark(
         preset,
         load_servers(),

@@ -633,7 +633,7 @@ class ReportBuilder:
                 + ", ".join(f"{s} {number(f)}" for s, f in ceilings)
                 + " req/s."
             )
-        lines += self._latency_summary()
+        lines += self._database_summary() + self._latency_summary()
         lines += self._echo_summary() + self._fanout_summary() + self._idle_summary()
         check = self.run.get("wrk_check")
         if check:
@@ -654,6 +654,40 @@ class ReportBuilder:
             f"after: {_load(self.run, 'after')}."
         )
         return lines
+
+    def _database_summary(self) -> list[str]:
+        """The best ASGI server's ratio to WSGI for each view that queries."""
+        parts = []
+        for test in ("db", "fortunes", "queries", "updates"):
+            best = {}
+            for flavour in FLAVOURS:
+                found = [
+                    (value, server)
+                    for server in self.asgi
+                    if (
+                        value := ratio(
+                            self.django(server, test, flavour, "requests_per_s"),
+                            self.wsgi_reference(test),
+                        )
+                    )
+                    is not None
+                ]
+                if found:
+                    best[flavour] = max(found)
+            if best:
+                parts.append(
+                    f"{test} "
+                    + ", ".join(
+                        f"{times(value)} {flavour} ({server})"
+                        for flavour, (value, server) in best.items()
+                    )
+                )
+        if not parts:
+            return []
+        return [
+            "Views that query PostgreSQL, the best ASGI server ÷ the sync view on "
+            "gunicorn's sync WSGI worker (the same pool): " + "; ".join(parts) + "."
+        ]
 
     def _latency_summary(self) -> list[str]:
         """p99 at the highest share measured of each server's capacity."""

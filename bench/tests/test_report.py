@@ -50,6 +50,11 @@ def test_summary_states_the_headline_ratios():
     assert any("Channels async consumer echo: 0.20×" in line for line in summary)
     assert any("memory 25.0% (stalled)" in line for line in summary)
     assert any("uvicorn 20 KiB" in line for line in summary)
+    assert any(
+        line.startswith("Views that query PostgreSQL, the best ASGI server")
+        and line.endswith("db 1.20× sync (uvicorn), 1.50× async (uvicorn).")
+        for line in summary
+    )
 
 
 def test_latency_at_offered_load_leads_the_report():
