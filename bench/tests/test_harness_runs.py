@@ -135,7 +135,10 @@ def test_an_interrupted_run_leaves_no_process_behind(tmp_path, signal_number):
         harness.send_signal(signal_number)
         output.append(harness.communicate(timeout=60)[0])
     finally:
-        harness.kill()
+        if harness.poll() is None:
+            # A failed check above: stop it the clean way, or its servers stay.
+            harness.terminate()
+            harness.wait(timeout=60)
     assert harness.returncode != 0
     _, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], [p.cmdline() for p in alive]
