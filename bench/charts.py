@@ -177,6 +177,7 @@ def _tls_chart(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]:
             ("http/1.1", False, "cleartext h1"),
             ("http/1.1", True, "TLS h1"),
             ("h2", True, "TLS h2"),
+            ("h3", True, "QUIC h3"),
         ):
             series[f"{app}: {label}"] = [
                 records.figure(
@@ -193,7 +194,7 @@ def _tls_chart(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]:
                 )
                 for _, server, proxy in fronts
             ]
-    caption = "Plaintext: cleartext HTTP/1.1, TLS HTTP/1.1 and TLS HTTP/2"
+    caption = "Plaintext: cleartext HTTP/1.1, TLS HTTP/1.1, TLS HTTP/2 and HTTP/3"
     grouped_bars(
         folder / "tls_protocols.png",
         title=caption,

@@ -147,6 +147,7 @@ class Group:
     tls: bool = False  # what clients speak: TLS at the server, or at nginx
     layer: str = "memory"
     proxy: str | None = None  # "nginx": clients reach the server through it
+    http3: bool = False  # QUIC bound beside TLS (the registry's http3_args)
     cells: tuple[Cell, ...] = field(default_factory=tuple)
 
 
@@ -226,17 +227,26 @@ def _tls_groups(variant: ServerVariant) -> list[Group]:
     """
     TLS: the raw app's plaintext over HTTP/1.1, and over HTTP/2 where the server
     offers h2; Django's only over HTTP/2 (beside its cleartext HTTP/1.1 figure),
-    to keep the full run under 20 minutes.
+    to keep the full run under 20 minutes. Where the server speaks HTTP/3, both
+    over HTTP/1.1, HTTP/2 and HTTP/3 from one server process with QUIC bound:
+    HTTP/3 reads against the same server's HTTP/2 and HTTP/1.1 over TLS.
     """
-    h2 = "h2" in variant.tls_protocols
-    raw = [Cell("http", "plaintext", "/plaintext", protocol="http/1.1")]
-    if not h2:
+    h3 = variant.supports_http3 and "h3" in variant.tls_protocols
+    protocols = ("http/1.1", *(("h2",) if "h2" in variant.tls_protocols else ()))
+    if h3:
+        protocols += ("h3",)
+    raw = [Cell("http", "plaintext", "/plaintext", protocol=p) for p in protocols]
+    if len(protocols) == 1:
         return [Group(variant.name, "raw", tls=True, cells=tuple(raw))]
-    raw.append(Cell("http", "plaintext", "/plaintext", protocol="h2"))
-    django = Cell("http", "plaintext", "/bench/async/plaintext", "async", "h2")
+    path = "/bench/async/plaintext"
+    django = [
+        Cell("http", "plaintext", path, "async", p)
+        for p in protocols
+        if h3 or p != "http/1.1"
+    ]
     return [
-        Group(variant.name, "raw", tls=True, cells=tuple(raw)),
-        Group(variant.name, "django", tls=True, cells=(django,)),
+        Group(variant.name, "raw", tls=True, http3=h3, cells=tuple(raw)),
+        Group(variant.name, "django", tls=True, http3=h3, cells=tuple(django)),
     ]
 
 

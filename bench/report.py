@@ -320,6 +320,9 @@ class ReportBuilder:
                 h2 = self.records.figure(
                     "requests_per_s", **cell, tls=True, proxy=proxy, protocol="h2"
                 )
+                h3 = self.records.figure(
+                    "requests_per_s", **cell, tls=True, proxy=proxy, protocol="h3"
+                )
                 if h1.note == h2.note == "missing":
                     continue  # an app not measured this way (the raw app behind nginx)
                 # Against the server's own cleartext figure, nginx or not.
@@ -332,17 +335,23 @@ class ReportBuilder:
                         app,
                         number(h1),
                         number(h2),
+                        "—" if h3.note == "missing" else number(h3),
                         times(ratio(h2, h1)),
+                        times(ratio(h3, h2)),
                         times(ratio(h1, clear)),
                         times(ratio(h2, clear)),
                     ]
                 )
         return {
-            "title": "TLS: HTTP/1.1 and HTTP/2",
+            "title": "TLS: HTTP/1.1, HTTP/2 and HTTP/3",
             "text": (
                 "Plaintext endpoint over TLS (Django's only over HTTP/2, beside its "
-                "cleartext HTTP/1.1 figure). HTTP/1.1 with wrk, HTTP/2 with h2load "
-                "(ALPN) where the server's tls_protocols include h2. h2load is not "
+                "cleartext HTTP/1.1 figure, except where the server speaks HTTP/3). "
+                "HTTP/1.1 with wrk, HTTP/2 with h2load (ALPN) where the server's "
+                "tls_protocols include h2, HTTP/3 with bench/h3load.py (aioquic; "
+                "8 streams in flight on each connection, as h2load) where they "
+                "include h3, from the same server process with QUIC bound. h2load "
+                "is not "
                 "used for HTTP/1.1: it cannot parse hypercorn's empty reason phrase. "
                 "nginx: " + self.run["nginx"] + " The cleartext ratios of "
                 '"nginx → server" rows compare with the server\'s own cleartext '
@@ -356,7 +365,9 @@ class ReportBuilder:
                         "app",
                         "HTTP/1.1 + TLS",
                         "HTTP/2 + TLS",
+                        "HTTP/3",
                         "h2 / h1",
+                        "h3 / h2",
                         "TLS / cleartext (h1)",
                         "TLS h2 / cleartext h1",
                     ],

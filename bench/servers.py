@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from serving.devcert import ca_file
+from serving.devcert import trusting_context
 from serving.processes import ROOT, ServerProcess
 from serving.registry import ServerVariant, TLSFiles
 
@@ -39,10 +39,11 @@ class BenchServer(ServerProcess):
         *,
         app: str = "django",
         tls: TLSFiles | None = None,
+        http3: bool = False,
         cpu: int = 0,
         cwd: Path = ROOT,
     ) -> None:
-        super().__init__(variant, env, tls=tls)
+        super().__init__(variant, env, tls=tls, http3=http3)
         self.app = app
         self.cpu = cpu
         self.cwd = cwd
@@ -56,7 +57,7 @@ class BenchServer(ServerProcess):
 
     def answers_health(self) -> bool:
         """Whether GET /healthz answers 200, trusting the development CA over TLS."""
-        verify = str(ca_file()) if self.tls else True
+        verify = trusting_context() if self.tls else True
         try:
             response = httpx.get(f"{self.url}/healthz", timeout=1, verify=verify)
         except httpx.TransportError:

@@ -7,6 +7,7 @@ Trust var/tls/ca.pem in a client (curl --cacert, httpx verify=...) to connect
 without warnings.
 """
 
+import ssl
 from pathlib import Path
 
 import trustme
@@ -47,3 +48,8 @@ def ensure_dev_certificates(directory: Path = DEFAULT_DIRECTORY) -> TLSFiles:
 def ca_file(directory: Path = DEFAULT_DIRECTORY) -> Path:
     """The CA certificate clients should trust for the development certificate."""
     return directory / "ca.pem"
+
+
+def trusting_context(directory: Path = DEFAULT_DIRECTORY) -> ssl.SSLContext:
+    """A client TLS context trusting the development CA (httpx's verify=)."""
+    return ssl.create_default_context(cafile=str(ca_file(directory)))

@@ -47,6 +47,21 @@ def test_http2_is_measured_exactly_where_the_registry_offers_it():
     assert h2c == {n for n in ASGI if "h2c" in SERVERS[n].protocols}
 
 
+def test_http3_beside_http2_and_http1_where_the_registry_offers_it():
+    plan = build_plan(PRESETS["full"], SERVERS)
+    speaks_h3 = {n for n in ASGI if "h3" in SERVERS[n].tls_protocols}
+    assert speaks_h3 == {"hypercorn"}
+    h3 = cells(plan, protocol="h3")
+    assert {(g.server, g.app) for g, _ in h3} == {
+        ("hypercorn", "raw"),
+        ("hypercorn", "django"),
+    }
+    for group, _ in h3:
+        assert group.http3 and group.tls
+        assert {c.protocol for c in group.cells} == {"http/1.1", "h2", "h3"}
+    assert not any(g.http3 for g in plan if g.server not in speaks_h3)
+
+
 def test_nginx_fronts_uvicorn_over_tls_in_both_protocols():
     plan = build_plan(PRESETS["full"], SERVERS)
     behind = cells(plan, proxy="nginx")

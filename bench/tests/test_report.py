@@ -10,7 +10,7 @@ from bench.harness import write_results
 from bench.markdown import to_markdown
 from bench.report import build_report
 from bench.schema import validate_run
-from bench.tests.synthetic import synthetic_run
+from bench.tests.synthetic import http, synthetic_run
 
 
 def table(report: dict, section: str, title: str) -> dict:
@@ -91,9 +91,23 @@ def test_tls_and_echo_tables():
     report = build_report(synthetic_run())
     tls = table(report, "TLS", "Plaintext over TLS")
     assert tls["rows"][0][:3] == ["uvicorn", "raw", "30,000"]
-    assert tls["rows"][0][5] == "0.75×"
+    column = tls["columns"].index("TLS / cleartext (h1)")
+    assert tls["rows"][0][column] == "0.75×"
+    assert tls["rows"][0][tls["columns"].index("HTTP/3")] == "—", "not measured"
     echo = table(report, "WebSocket echo", "× the raw app's echo")
     assert echo["rows"] == [["uvicorn", "1.00×", "0.20×"]]
+
+
+def test_http3_reads_against_the_same_servers_http2():
+    run = synthetic_run()
+    for protocol, rate in (("h2", 20000), ("h3", 12000)):
+        run["records"].append(
+            http("hypercorn", "raw", "plaintext", rate, tls=True, protocol=protocol)
+        )
+    tls = table(build_report(run), "TLS", "Plaintext over TLS")
+    row = next(r for r in tls["rows"] if r[0] == "hypercorn")
+    assert row[tls["columns"].index("HTTP/3")] == "12,000"
+    assert row[tls["columns"].index("h3 / h2")] == "0.60×"
 
 
 def test_markdown_has_the_sections_of_a_loadtesting_write_up():
