@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from bench.records import Figure, tls_fronts  # noqa: E402
 from bench.report import ECHO_REFERENCE, ReportBuilder  # noqa: E402
@@ -116,6 +117,9 @@ def _latency_chart(builder: ReportBuilder, folder: Path) -> list[dict[str, str]]
                 panel.plot(*zip(*points, strict=True), marker="o", label=server)
         panel.set_title(f"{test} ({flavour})", fontsize=9)
         panel.set_yscale("log")
+        # Plain numbers on the log axis: "40", not "4 × 10¹".
+        panel.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        panel.yaxis.set_minor_formatter(ticker.NullFormatter())
         panel.tick_params(labelsize=7)
         panel.grid(alpha=0.3)
     for panel in panels.flat[len(tests) :]:
