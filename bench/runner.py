@@ -83,6 +83,12 @@ class Services:
         }
         if layer != "memory":
             env["REDIS_URL"] = self.redis_url
+        # The kit is installed editable from the main checkout: the measured
+        # checkout's own copy first on the path, or compare's two revisions
+        # would both run the main checkout's kit.
+        kit = self.cwd / "packages" / "django-asgi-kit" / "src"
+        if kit.is_dir():
+            env["PYTHONPATH"] = str(kit)
         return env | self.extra_env
 
 

@@ -1,8 +1,14 @@
 """The compare mode's input and output."""
 
+import shutil
+import subprocess
+import sys
+
 import pytest
 
 from bench.compare import format_comparison, parse_env, summarise, workload_cell
+from bench.runner import Services
+from serving.processes import ROOT
 
 
 def test_env_pairs():
@@ -70,3 +76,22 @@ def test_summaries_read_each_kinds_rate_and_fanout_loss():
         0.1,
         "delivered/s",
     )
+
+
+def test_a_checked_out_revision_runs_its_own_kit(tmp_path):
+    """Editable from the main checkout, the kit of a worktree comes first."""
+    kit = tmp_path / "packages" / "django-asgi-kit" / "src"
+    shutil.copytree(ROOT / "packages" / "django-asgi-kit" / "src", kit)
+    env = Services("", "", "prefix", cwd=tmp_path).server_env("memory")
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django_asgi_kit; print(django_asgi_kit.__file__)",
+        ],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert found.startswith(str(kit)), found

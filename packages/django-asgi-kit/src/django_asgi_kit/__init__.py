@@ -11,6 +11,8 @@ from django_asgi_kit.consumers import (
     ClosesCleanly,
     DatabaseForSocketEventsOnly,
     EndsOnChannelLayerOutage,
+    FewerTasksPerMessage,
+    SendsWithoutWaiting,
     WithoutChannelLayer,
     WithoutDatabase,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "ClosesCleanly",
     "DatabaseForSocketEventsOnly",
     "EndsOnChannelLayerOutage",
+    "FewerTasksPerMessage",
+    "SendsWithoutWaiting",
     "WithoutChannelLayer",
     "WithoutDatabase",
     "__version__",
