@@ -25,18 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 POSTGRES = urlunsplit(urlsplit(TEST_DATABASE_URL)._replace(path="/postgres"))
 
 
+def bench_argv(*args: str, postgres: str = POSTGRES) -> list[str]:
+    """python -m bench ARGS against the test services."""
+    services = ["--postgres-url", postgres, "--redis-url", TEST_REDIS_URL]
+    return [sys.executable, "-m", "bench", *args, *services]
+
+
 def bench(*args: str, timeout: float) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            *args,
-            "--postgres-url",
-            POSTGRES,
-            "--redis-url",
-            TEST_REDIS_URL,
-        ],
+        bench_argv(*args),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -103,18 +100,7 @@ def test_quick_run_writes_a_complete_valid_results_folder(tmp_path):
 def test_an_interrupted_run_leaves_no_process_behind(tmp_path, signal_number):
     """Servers run in sessions of their own: Ctrl-C reaches only the harness."""
     harness = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "--quick",
-            "--out",
-            str(tmp_path),
-            "--postgres-url",
-            POSTGRES,
-            "--redis-url",
-            TEST_REDIS_URL,
-        ],
+        bench_argv("--quick", "--out", str(tmp_path)),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -147,18 +133,12 @@ def test_an_interrupted_run_leaves_no_process_behind(tmp_path, signal_number):
 
 def test_an_unreachable_database_is_explained_before_anything_runs(tmp_path):
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
+        bench_argv(
             "--quick",
             "--out",
             str(tmp_path),
-            "--postgres-url",
-            "postgres://postgres@127.0.0.1:1/postgres",
-            "--redis-url",
-            TEST_REDIS_URL,
-        ],
+            postgres="postgres://postgres@127.0.0.1:1/postgres",
+        ),
         cwd=ROOT,
         capture_output=True,
         text=True,
