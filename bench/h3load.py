@@ -40,7 +40,7 @@ from aioquic.quic.events import (
     StreamReset,
 )
 
-from bench.loadgen import ClientFailed
+from bench.loadgen import ClientFailed, nearest_rank
 
 # A handshake nobody answers is retried for QUIC's idle timeout (60 s): a closed
 # UDP port refuses nothing the client's unconnected socket would hear of.
@@ -292,7 +292,7 @@ def percentiles_ms(latencies_ns: array) -> dict[str, float]:
     if not ordered:
         return dict.fromkeys((*keys, "latency_max_ms"), 0.0)
     figures = {
-        key: ordered[min(len(ordered) - 1, int(share * len(ordered)))] / 1e6
+        key: nearest_rank(ordered, share) / 1e6
         for key, share in zip(keys, (0.5, 0.9, 0.99), strict=True)
     }
     return figures | {"latency_max_ms": ordered[-1] / 1e6}

@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import httptools
 import uvloop
 
+from bench.loadgen import nearest_rank
+
 REQUEST_TIMEOUT = 10.0
 # After the window, requests already due may still be waiting to be sent; the
 # most seconds to wait for them before counting the rest as not served.
@@ -153,9 +155,7 @@ def due_times(first: float, interval: float, ends: float) -> list[float]:
 
 
 def percentile_ms(ordered: list[float], share: float) -> float:
-    if not ordered:
-        return 0.0
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+    return nearest_rank(ordered, share) * 1000 if ordered else 0.0
 
 
 async def offer(

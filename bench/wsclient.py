@@ -29,6 +29,8 @@ import picows
 import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.loadgen import nearest_rank
+
 # Handshakes in flight at once: daphne refuses (403) those its application
 # does not accept within 5 s, which a bigger storm on one core provokes.
 CONNECT_CONCURRENCY = 128
@@ -150,7 +152,7 @@ def percentiles_ms(latencies_ns: array) -> dict[str, float]:
     ordered = sorted(latencies_ns)
 
     def at(share: float) -> float:
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] / 1e6
+        return nearest_rank(ordered, share) / 1e6
 
     return {
         "latency_p50_ms": at(0.5),
