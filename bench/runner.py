@@ -371,13 +371,7 @@ class Runner:
         timeout = duration + openloop.DRAIN_SECONDS + 20
         for _ in range(self.preset.latency_repetitions):
             settled = wait_until_idle(server.processes)
-            with UsageSampler(server.processes) as usage:
-                run = run_client(pinned(CLIENT_CPU, argv), timeout=timeout)
-            if run.returncode != 0:
-                raise loadgen.ClientFailed(
-                    f"exit {run.returncode}:\n{run.output[-2000:]}"
-                )
-            window = loadgen.wsclient_parse(run.output)
+            window, usage = self._json_client(server, argv, timeout)
             if window["errors"]:
                 record["warnings"].append(
                     f"{window['errors']} of {window['requests'] + window['errors']} "
@@ -409,16 +403,18 @@ class Runner:
             response.content,
         )
 
-    # WebSocket ----------------------------------------------------------------
-
-    def _ws_client(
+    def _json_client(
         self, server: BenchServer, argv: list[str], timeout: float
     ) -> tuple[dict[str, Any], UsageSampler]:
+        """Run one of the harness's own clients (wsclient, openloop), which print
+        their figures as a JSON line, sampling the server meanwhile."""
         with UsageSampler(server.processes) as usage:
             run = run_client(pinned(CLIENT_CPU, argv), timeout=timeout)
         if run.returncode != 0:
             raise loadgen.ClientFailed(f"exit {run.returncode}:\n{run.output[-2000:]}")
         return loadgen.wsclient_parse(run.output), usage
+
+    # WebSocket ----------------------------------------------------------------
 
     def _echo(self, server: BenchServer, cell: Cell, record: dict) -> None:
         """One client process: warm-up, then a window per repetition."""
@@ -435,7 +431,7 @@ class Runner:
         record["client_command"] = argv
         record["tool"] = "bench.wsclient"
         timeout = preset.warmup + preset.repetitions * preset.ws_duration + 30
-        result, usage = self._ws_client(server, argv, timeout)
+        result, usage = self._json_client(server, argv, timeout)
         if result["errors"]:
             record["warnings"].append(
                 f"{result['errors']} connection errors: {result['error_samples']}"
@@ -461,7 +457,7 @@ class Runner:
             )
             record["client_command"] = argv
             timeout = self.preset.fanout_duration + self.preset.fanout_drain + 60
-            result, usage = self._ws_client(server, argv, timeout)
+            result, usage = self._json_client(server, argv, timeout)
             record["repetitions"].append(
                 result | usage.server_figures(*result["window"])
             )
