@@ -4,8 +4,9 @@ folders, and which held within their spread.
 
 A figure moved when each run's median lies outside the other run's range of
 repetitions (min to max): the machine's own noise, as each run measured it,
-does not explain the change. Figures from a single window (latency sweeps,
-fan-out, idle memory) have no range; they moved when they differ by more than
+does not explain the change. A latency window's range comes from its slices.
+Figures from a single window with no slices (fan-out, idle memory, latency of
+older runs) have no range; they moved when they differ by more than
 SINGLE_WINDOW_TOLERANCE. Ratios (Django on ASGI ÷ the sync view on WSGI, the
 Channels echo ÷ the raw echo) get a range from their two figures' ranges.
 """
@@ -16,22 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.markdown import markdown_table
+from bench.records import CELL_KEYS, cell_key
 
-# The record fields that say what was measured: equal in both runs, same cell.
-CELL_KEYS = (
-    "kind",
-    "server",
-    "app",
-    "tls",
-    "proxy",
-    "layer",
-    "workload",
-    "flavour",
-    "protocol",
-    "clients",
-    "rate",
-    "load",
-)
 # The figures compared, per kind of cell.
 METRICS = {
     "http": ("requests_per_s", "latency_p99_ms"),
@@ -86,7 +73,7 @@ class Figures:
         for record in run["records"]:
             if record["error"] or record["client_bound"] or record.get("too_few"):
                 continue
-            cell = tuple(record.get(name) for name in CELL_KEYS)
+            cell = cell_key(record)
             for metric in METRICS.get(record["kind"], ()):
                 summary = record["summary"].get(metric)
                 if summary and summary["median"] > 0:

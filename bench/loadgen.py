@@ -116,7 +116,9 @@ def wsclient_argv(mode: str, **options: Any) -> list[str]:
     return argv
 
 
-def openloop_argv(url: str, *, rate: float, connections: int, duration: float):
+def openloop_argv(
+    url: str, *, rate: float, connections: int, duration: float, slices: int
+) -> list[str]:
     """python -m bench.openloop: one window at `rate` requests/s."""
     return [
         sys.executable,
@@ -126,6 +128,7 @@ def openloop_argv(url: str, *, rate: float, connections: int, duration: float):
         f"--rates={rate:.1f}",
         f"--connections={connections}",
         f"--duration={duration}",
+        f"--slices={slices}",
         "--pause=0",
     ]
 

@@ -97,7 +97,8 @@ class Window:
     """What one rate's requests did."""
 
     def __init__(self) -> None:
-        self.latencies: list[float] = []
+        # (when it was due or sent, seconds it took): slices go by the first.
+        self.latencies: list[tuple[float, float]] = []
         self.client_lags: list[float] = []
         self.errors = 0
         self.error_samples: list[str] = []
@@ -142,7 +143,7 @@ async def drive(
             reader.closed = True
         else:
             if status == 200:
-                window.latencies.append(time.monotonic() - origin)
+                window.latencies.append((origin, time.monotonic() - origin))
             else:
                 window.error(f"status {status}")
         free_since = time.monotonic()
@@ -158,10 +159,38 @@ def percentile_ms(ordered: list[float], share: float) -> float:
     return nearest_rank(ordered, share) * 1000 if ordered else 0.0
 
 
+def latency_figures(latencies: list[float]) -> dict[str, float]:
+    """p50, p90, p99 and max in milliseconds."""
+    ordered = sorted(latencies)
+    return {
+        "latency_p50_ms": percentile_ms(ordered, 0.50),
+        "latency_p90_ms": percentile_ms(ordered, 0.90),
+        "latency_p99_ms": percentile_ms(ordered, 0.99),
+        "latency_max_ms": ordered[-1] * 1000 if ordered else 0.0,
+    }
+
+
+def slice_figures(
+    latencies: list[tuple[float, float]], started: float, duration: float, count: int
+) -> list[dict[str, float]]:
+    """The window cut into `count` consecutive slices by due time, each one's
+    latency figures: how much they vary within one window is its spread."""
+    width = duration / count
+    slices: list[list[float]] = [[] for _ in range(count)]
+    for origin, latency in latencies:
+        slices[min(count - 1, max(0, int((origin - started) / width)))].append(latency)
+    return [latency_figures(taken) | {"requests": len(taken)} for taken in slices]
+
+
 async def offer(
-    target: Target, readers: list[ResponseReader], rate: float, duration: float
+    target: Target,
+    readers: list[ResponseReader],
+    rate: float,
+    duration: float,
+    slices: int = 1,
 ) -> dict[str, Any]:
-    """Offer `rate` requests a second for `duration` seconds; the window's figures."""
+    """Offer `rate` requests a second for `duration` seconds; the window's
+    figures, and each of its `slices`' latency figures."""
     connections = len(readers)
     interval = connections / rate
     started = time.monotonic() + 0.05
@@ -179,16 +208,14 @@ async def offer(
         )
     )
     finished = time.monotonic()
-    ordered = sorted(window.latencies)
     lags = sorted(window.client_lags)
+    served = len(window.latencies)
     return {
         "offered_per_s": rate,
-        "requests_per_s": len(ordered) / duration,
-        "requests": len(ordered),
-        "latency_p50_ms": percentile_ms(ordered, 0.50),
-        "latency_p90_ms": percentile_ms(ordered, 0.90),
-        "latency_p99_ms": percentile_ms(ordered, 0.99),
-        "latency_max_ms": ordered[-1] * 1000 if ordered else 0.0,
+        "requests_per_s": served / duration,
+        "requests": served,
+        **latency_figures([latency for _, latency in window.latencies]),
+        "slices": slice_figures(window.latencies, started, duration, slices),
         "errors": window.errors + window.unsent,
         "unsent": window.unsent,
         "error_samples": window.error_samples,
@@ -206,7 +233,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     )
     windows = []
     for rate in args.rates:
-        windows.append(await offer(target, readers, rate, args.duration))
+        windows.append(await offer(target, readers, rate, args.duration, args.slices))
         # Let the server finish what the window left (its logs, queued work).
         await asyncio.sleep(args.pause)
     for reader in readers:
@@ -226,6 +253,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--pause", type=float, default=0.3)
+    parser.add_argument(
+        "--slices", type=int, default=1, help="latency figures per part of a window"
+    )
     return parser.parse_args(argv)
 
 

@@ -57,6 +57,11 @@ class Preset:
     latency_tests: tuple[tuple[str, str], ...]
     latency_loads: tuple[int, ...]  # percent of the measured requests/s
     latency_repetitions: int
+    # The ratios' references (the sync views on WSGI, each server's raw echo)
+    # measured again after what is divided by them, their repetitions pooled
+    # (runner.pool_repeated_cells): their spread then covers the machine's
+    # drift between the two, which a re-run otherwise shows as moved ratios.
+    bracket_references: bool = False
 
     def seconds_per_cell(self) -> float:
         """An HTTP cell's wall time."""
@@ -97,6 +102,7 @@ PRESETS = {
         latency_tests=LATENCY_TESTS,
         latency_loads=(25, 50, 75, 90),
         latency_repetitions=1,
+        bracket_references=True,
     ),
     "quick": Preset(
         name="quick",
@@ -220,6 +226,8 @@ def _plain_groups(preset: Preset, variant: ServerVariant) -> list[Group]:
                 )
             )
         groups.append(Group(variant.name, app, cells=tuple(cells)))
+    if preset.bracket_references and "websocket" in variant.protocols:
+        groups.append(Group(variant.name, "raw", cells=tuple(_echo_cells("raw"))))
     return groups
 
 
@@ -298,16 +306,14 @@ def _fanout_groups(preset: Preset, server: str) -> list[Group]:
 def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]:
     """Every group of the run, in the order they run."""
     wsgi = [v for v in servers.values() if v.interface == "wsgi"]
+    wsgi_cells = tuple(
+        c for c in _http_cells(preset, "django", ("http/1.1",)) if c.flavour == "sync"
+    )
     groups = [
         Group(
             v.name,
             "django",
-            cells=tuple(
-                c
-                for c in _http_cells(preset, "django", ("http/1.1",))
-                if c.flavour == "sync"
-            )
-            + tuple(_latency_cells(preset, ("sync",))),
+            cells=wsgi_cells + tuple(_latency_cells(preset, ("sync",))),
         )
         for v in wsgi
     ]
@@ -324,7 +330,10 @@ def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]
     for name in preset.nginx_servers:
         groups += _nginx_groups(servers[name])
     # Fan-out needs one process for every member (the in-memory layer): uvicorn.
-    return groups + _fanout_groups(preset, "uvicorn")
+    groups += _fanout_groups(preset, "uvicorn")
+    if preset.bracket_references:
+        groups += [Group(v.name, "django", cells=wsgi_cells) for v in wsgi]
+    return groups
 
 
 def cell_seconds(preset: Preset, cell: Cell) -> float:

@@ -16,6 +16,29 @@ class Figure:
         return self.value is not None and not self.note
 
 
+# The record fields that say what was measured: a cell's identity, equal in
+# two runs (bench diff) and in a cell the plan measures twice.
+CELL_KEYS = (
+    "kind",
+    "server",
+    "app",
+    "tls",
+    "proxy",
+    "layer",
+    "workload",
+    "flavour",
+    "protocol",
+    "clients",
+    "rate",
+    "load",
+)
+
+
+def cell_key(record: dict[str, Any]) -> tuple:
+    """The record's CELL_KEYS values (None for a field an older run lacks)."""
+    return tuple(record.get(name) for name in CELL_KEYS)
+
+
 # Each connection must complete several requests in a window, or the rate is
 # set by the window rather than the server (64 connections, each finishing one
 # request in a 2 s window, read as exactly 32 requests/s).

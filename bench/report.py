@@ -782,7 +782,15 @@ class ReportBuilder:
             f"{preset['repetitions']} repetitions of {preset['duration']} s per cell "
             f"({preset['fanout_repetitions']} of {preset['fanout_duration']} s for "
             "fan-out); medians reported, spread (max − min) / median kept in "
-            "results.json.",
+            "results.json."
+            + (
+                " The ratios' references, gunicorn's sync WSGI views and each "
+                "server's raw echo, are measured before and again after what is "
+                "divided by them, their repetitions pooled: their spread covers "
+                "the machine's drift in between."
+                if preset.get("bracket_references")
+                else ""
+            ),
             "Each server runs its own command from deploy/servers.toml with one "
             "worker, pinned with taskset to CPU 0; the load generator (wrk, h2load or "
             "bench/wsclient.py on picows) is pinned to CPU 1. PostgreSQL and Redis "

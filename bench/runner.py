@@ -29,7 +29,7 @@ from bench.measure import (
     wait_until_idle,
 )
 from bench.plan import SERVER_SECONDS, Cell, Group, Preset
-from bench.records import too_few_responses
+from bench.records import cell_key, too_few_responses
 from bench.servers import BenchServer
 from serving.devcert import ca_file, trusting_context
 from serving.nginx import NginxProcess
@@ -58,6 +58,9 @@ SUMMARY_METRICS = {
     "idle": ("rss_per_connection_kib",),
 }
 COMMON_METRICS = ("server_cpu", "server_rss_mb", "client_cpu")
+# Each load of a latency sweep is one window (a second would not fit the full
+# run in 20 minutes); the spread of its figures comes from its thirds.
+LATENCY_SLICES = 3
 
 
 @dataclass
@@ -101,6 +104,58 @@ def _statistics(kind: str, repetitions: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def summarise(record: dict[str, Any], connections: int) -> None:
+    """The record's summary and flags, from its repetitions."""
+    if not record["repetitions"]:
+        return
+    record["summary"] = _statistics(record["kind"], record["repetitions"])
+    if record["kind"] == "latency":
+        _widen_by_slices(record["summary"], record["repetitions"])
+    record["client_bound"] = any(
+        rep.get("client_cpu", 0) >= CLIENT_BOUND_CPU for rep in record["repetitions"]
+    )
+    record["too_few"] = too_few_responses(record, connections)
+
+
+def _widen_by_slices(
+    summary: dict[str, Any], repetitions: list[dict[str, Any]]
+) -> None:
+    """A window's latency figures stay its own; their range takes in the
+    window's slices (openloop --slices)."""
+    for name, spread in summary.items():
+        if not name.startswith("latency_"):
+            continue
+        found = [s[name] for rep in repetitions for s in rep.get("slices", ())]
+        if not found:
+            continue
+        spread["min"] = min(spread["min"], *found)
+        spread["max"] = max(spread["max"], *found)
+        middle = spread["median"]
+        spread["spread"] = (spread["max"] - spread["min"]) / middle if middle else 0.0
+
+
+def pool_repeated_cells(
+    records: list[dict[str, Any]], connections: int
+) -> list[dict[str, Any]]:
+    """
+    One record per cell, where it was first measured: a cell the plan measures
+    again later (Preset.bracket_references) adds that time's repetitions, and
+    fails if either time failed.
+    """
+    pooled: dict[tuple, dict[str, Any]] = {}
+    for record in records:
+        first = pooled.setdefault(cell_key(record), record)
+        if first is record:
+            continue
+        first["repetitions"] += record["repetitions"]
+        first["warnings"] += record["warnings"]
+        first["contract_problems"] += record["contract_problems"]
+        first["error"] = first["error"] or record["error"]
+        first["seconds"] = round(first["seconds"] + record["seconds"], 2)
+        summarise(first, connections)
+    return list(pooled.values())
+
+
 class Runner:
     """Measures each group of a plan; `advance(label, seconds)` shows progress."""
 
@@ -125,7 +180,7 @@ class Runner:
         records: list[dict[str, Any]] = []
         for group in plan:
             records += self.run_group(group)
-        return records
+        return pool_repeated_cells(records, self.preset.connections)
 
     def run_group(self, group: Group) -> list[dict[str, Any]]:
         variant = self.servers[group.server]
@@ -281,13 +336,7 @@ class Runner:
             record["error"] = f"{type(exc).__name__}: {exc}"[-3000:]
             logger.warning("%s %s %s: %s", group.server, group.app, cell.workload, exc)
         record["seconds"] = round(time.monotonic() - started, 2)
-        if record["repetitions"]:
-            record["summary"] = _statistics(cell.kind, record["repetitions"])
-            record["client_bound"] = any(
-                rep.get("client_cpu", 0) >= CLIENT_BOUND_CPU
-                for rep in record["repetitions"]
-            )
-            record["too_few"] = too_few_responses(record, self.preset.connections)
+        summarise(record, self.preset.connections)
         return record
 
     # HTTP ---------------------------------------------------------------------
@@ -365,6 +414,7 @@ class Runner:
             rate=rate,
             connections=self.preset.connections,
             duration=duration,
+            slices=LATENCY_SLICES,
         )
         record["client_command"] = argv
         record["tool"] = "bench.openloop"

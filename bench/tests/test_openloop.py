@@ -29,7 +29,9 @@ def raw_uvicorn() -> Iterator[BenchServer]:
         server.close()
 
 
-def offer(url: str, rates: list[float], connections: int) -> list[dict]:
+def offer(
+    url: str, rates: list[float], connections: int, slices: int = 1
+) -> list[dict]:
     """Run the client to the end; one window per rate."""
     run = subprocess.run(
         [
@@ -40,6 +42,7 @@ def offer(url: str, rates: list[float], connections: int) -> list[dict]:
             f"--rates={','.join(map(str, rates))}",
             f"--connections={connections}",
             "--duration=1",
+            f"--slices={slices}",
         ],
         cwd=ROOT,
         capture_output=True,
@@ -68,12 +71,17 @@ def test_a_server_that_falls_behind_is_charged_for_the_wait(raw_uvicorn):
     request per connection in the queue) and reported the server as fast.
     """
     url = f"{raw_uvicorn.url}/spin?us={SPIN_US}"
-    carried, overloaded = offer(url, [20, 100], connections=4)
+    carried, overloaded = offer(url, [20, 100], connections=4, slices=3)
     assert carried["errors"] == 0 and carried["latency_p99_ms"] < 300
     assert overloaded["errors"] == 0, overloaded["error_samples"]
     assert overloaded["requests"] == 100, "every request due was sent and served"
     assert overloaded["latency_max_ms"] > 400
     assert overloaded["latency_p50_ms"] > 4 * carried["latency_p50_ms"]
+    # Cut by when each was due: the queue grows from one third to the next.
+    first, _, last = overloaded["slices"]
+    assert sum(s["requests"] for s in overloaded["slices"]) == 100
+    assert last["latency_p50_ms"] > 2 * first["latency_p50_ms"]
+    assert last["latency_max_ms"] == overloaded["latency_max_ms"]
 
 
 def test_nothing_listening_fails_the_run():

@@ -149,3 +149,29 @@ def test_the_raw_app_runs_under_the_registry_command_of_each_server(name):
 def test_no_raw_app_where_the_command_has_no_asgi_target(name):
     with pytest.raises(ValueError, match="exactly once"):
         with_application(SERVERS[name].argv(host="127.0.0.1", port=8000), RAW_TARGET)
+
+
+def test_the_full_run_measures_the_ratios_references_again_after_the_rest():
+    plan = build_plan(PRESETS["full"], SERVERS)
+    wsgi = [i for i, g in enumerate(plan) if g.server == "gunicorn-wsgi"]
+    assert wsgi == [0, len(plan) - 1], "WSGI first and last, around every ASGI server"
+    assert {c.kind for c in plan[-1].cells} == {"http"}
+    assert {c.workload for c in plan[-1].cells} == set(TEST_TYPES)
+    for server in ASGI:
+        order = [
+            (g.app, c.workload)
+            for g in plan
+            if g.server == server and not g.tls
+            for c in g.cells
+            if c.kind == "ws_echo"
+        ]
+        raw = ("raw", "raw app (no framework)")
+        assert order[0] == order[-1] == raw, server
+        assert len(order) == 4, server  # the two Channels consumers in between
+
+
+def test_the_quick_run_measures_each_reference_once():
+    plan = build_plan(PRESETS["quick"], SERVERS)
+    assert [g.server for g in plan].count("gunicorn-wsgi") == 1
+    echoes = [c for _, c in cells(plan, kind="ws_echo", app="raw")]
+    assert len(echoes) == 1
