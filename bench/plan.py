@@ -6,7 +6,7 @@ Every server process serves one application (the project or the raw app), on
 cleartext or TLS, so a plan is a list of server starts with work for each.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from apps.bench.contract import FLAVOURS, TEST_TYPES
 from serving.registry import ServerVariant
@@ -62,11 +62,17 @@ class Preset:
     # (runner.pool_repeated_cells): their spread then covers the machine's
     # drift between the two, which a re-run otherwise shows as moved ratios.
     bracket_references: bool = False
+    # Of each ASGI server's database-view repetitions, this many run in a late
+    # pass after every server, pooled with the rest: PostgreSQL (shared, not
+    # pinned) drifts within a run, and repetitions taken in one stretch missed
+    # that, so a re-run moved the database ratios beyond their spread.
+    late_database_repetitions: int = 0
 
-    def seconds_per_cell(self) -> float:
-        """An HTTP cell's wall time."""
+    def seconds_per_cell(self, repetitions: int | None = None) -> float:
+        """An HTTP cell's wall time (the preset's repetitions, or these)."""
         # Measured: each wrk run adds ~0.05 s, a cell ~0.2 s (contract check).
-        return self.warmup + self.repetitions * (self.duration + 0.05) + 0.2
+        count = self.repetitions if repetitions is None else repetitions
+        return self.warmup + count * (self.duration + 0.05) + 0.2
 
 
 ALL_TESTS = tuple((name, flavour) for name in TEST_TYPES for flavour in FLAVOURS)
@@ -103,6 +109,7 @@ PRESETS = {
         latency_loads=(25, 50, 75, 90),
         latency_repetitions=1,
         bracket_references=True,
+        late_database_repetitions=1,
     ),
     "quick": Preset(
         name="quick",
@@ -142,6 +149,7 @@ class Cell:
     clients: int = 0  # fan-out members, idle connections; HTTP: 0 = the preset's
     rate: int = 0  # fan-out: offered deliveries per second
     load: int = 0  # latency: percent of the capacity measured for `path`
+    repetitions: int = 0  # HTTP: 0 = the preset's
 
 
 @dataclass(frozen=True)
@@ -201,11 +209,28 @@ def _echo_cells(app: str) -> list[Cell]:
     ]
 
 
+def _database_cells(preset: Preset, *, late: bool) -> list[Cell]:
+    """The project's database views over HTTP/1.1: their repetitions in the
+    server's own group, or the late pass's (Preset.late_database_repetitions)."""
+    late_share = preset.late_database_repetitions
+    return [
+        replace(
+            cell,
+            repetitions=late_share if late else preset.repetitions - late_share,
+        )
+        for cell in _http_cells(preset, "django", ("http/1.1",))
+        if cell.workload in DATABASE_TESTS
+    ]
+
+
 def _plain_groups(preset: Preset, variant: ServerVariant) -> list[Group]:
     h2c = ("h2c",) if "h2c" in variant.protocols else ()
     groups = []
     for app in ("raw", "django"):
         cells = _http_cells(preset, app, ("http/1.1",))
+        if app == "django" and preset.late_database_repetitions:
+            early = {c.path: c for c in _database_cells(preset, late=False)}
+            cells = [early.get(c.path, c) for c in cells]
         # HTTP/2 in cleartext: the server's ceiling only, to keep the run short.
         if app == "raw":
             cells += [
@@ -322,7 +347,8 @@ def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]
         for name, variant in servers.items()
         if variant.interface == "asgi" and not variant.development
     )
-    for name in preset.servers or every_asgi:
+    asgi = preset.servers or every_asgi
+    for name in asgi:
         groups += _plain_groups(preset, servers[name])
     for name in preset.tls_servers or every_asgi:
         if servers[name].supports_tls:
@@ -331,6 +357,9 @@ def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]
         groups += _nginx_groups(servers[name])
     # Fan-out needs one process for every member (the in-memory layer): uvicorn.
     groups += _fanout_groups(preset, "uvicorn")
+    if preset.late_database_repetitions:
+        late = tuple(_database_cells(preset, late=True))
+        groups += [Group(name, "django", cells=late) for name in asgi]
     if preset.bracket_references:
         groups += [Group(v.name, "django", cells=wsgi_cells) for v in wsgi]
     return groups
@@ -339,7 +368,8 @@ def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]
 def cell_seconds(preset: Preset, cell: Cell) -> float:
     """Estimated wall time of one cell, for the progress bar's time left."""
     if cell.kind == "fanout":
-        connect = 1 + cell.clients / 400
+        # Measured: 256 members connect in ~0.6 s, 1,024 in ~1 s.
+        connect = 0.5 + cell.clients / 2000
         # Overload (above ~5,000 deliveries/s on one core) drains for seconds.
         drain = 1 if cell.rate <= 5_000 else min(preset.fanout_drain, 6)
         return (connect + preset.fanout_duration + drain) * preset.fanout_repetitions
@@ -353,10 +383,12 @@ def cell_seconds(preset: Preset, cell: Cell) -> float:
     if cell.kind == "ws_echo":
         # One client process: start, connect, warm-up, every window.
         return 1.5 + preset.warmup + preset.repetitions * preset.ws_duration
-    return preset.seconds_per_cell()
+    return preset.seconds_per_cell(cell.repetitions or preset.repetitions)
 
 
-SERVER_SECONDS = 4  # start (Django's imports on a busy core) and stop
+# Start (Django's imports on a busy core) and stop: measured 0.2–1.1 s to
+# start, up to 3 s to stop (hypercorn waits out its graceful timeout).
+SERVER_SECONDS = 2
 
 
 def plan_seconds(preset: Preset, plan: list[Group]) -> float:

@@ -790,6 +790,13 @@ class ReportBuilder:
                 "the machine's drift in between."
                 if preset.get("bracket_references")
                 else ""
+            )
+            + (
+                f" The database views on ASGI servers take "
+                f"{preset['late_database_repetitions']} of their repetitions in a "
+                "late pass after every server: PostgreSQL drifts within a run."
+                if preset.get("late_database_repetitions")
+                else ""
             ),
             "Each server runs its own command from deploy/servers.toml with one "
             "worker, pinned with taskset to CPU 0; the load generator (wrk, h2load or "

@@ -374,7 +374,7 @@ class Runner:
                 pinned(CLIENT_CPU, client(self.preset.warmup, log)),
                 timeout=self.preset.warmup + 20,
             )
-            for _ in range(self.preset.repetitions):
+            for _ in range(cell.repetitions or self.preset.repetitions):
                 argv = pinned(CLIENT_CPU, client(self.preset.duration, log))
                 settled = wait_until_idle(server.processes)
                 with UsageSampler(server.processes) as usage:

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.bench.contract import TEST_TYPES
-from bench.plan import PRESETS, build_plan, plan_seconds
+from bench.plan import DATABASE_TESTS, PRESETS, build_plan, plan_seconds
 from bench.servers import RAW_TARGET, BenchServer, with_application
 from serving.registry import load_servers
 
@@ -175,3 +175,26 @@ def test_the_quick_run_measures_each_reference_once():
     assert [g.server for g in plan].count("gunicorn-wsgi") == 1
     echoes = [c for _, c in cells(plan, kind="ws_echo", app="raw")]
     assert len(echoes) == 1
+
+
+def test_database_views_take_a_repetition_late_in_the_run_as_well():
+    preset = PRESETS["full"]
+    plan = build_plan(preset, SERVERS)
+    last_fanout = max(i for i, g in enumerate(plan) if g.cells[0].kind == "fanout")
+    for server in ASGI:
+        found = [
+            (index, cell.workload, cell.flavour, cell.repetitions)
+            for index, group in enumerate(plan)
+            if group.server == server and not group.tls
+            for cell in group.cells
+            if cell.kind == "http" and cell.workload in DATABASE_TESTS
+        ]
+        per_view = {}
+        for index, test, flavour, repetitions in found:
+            per_view.setdefault((test, flavour), []).append((index, repetitions))
+        assert len(per_view) == 2 * len(DATABASE_TESTS), server
+        for (early, first), (late, second) in per_view.values():
+            assert first + second == preset.repetitions
+            assert second == preset.late_database_repetitions
+            # After every server's own groups and the fan-out.
+            assert early < last_fanout < late, server
