@@ -40,7 +40,7 @@ from aioquic.quic.events import (
     StreamReset,
 )
 
-from bench.loadgen import ClientFailed, nearest_rank
+from bench.loadgen import ClientFailed, latency_figures_ms
 
 # A handshake nobody answers is retried for QUIC's idle timeout (60 s): a closed
 # UDP port refuses nothing the client's unconnected socket would hear of.
@@ -272,7 +272,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     window = finished - started
     return {
         "requests_per_s": len(stats.latencies_ns) / window if window else 0.0,
-        **percentiles_ms(stats.latencies_ns),
+        **latency_figures_ms(stats.latencies_ns, per_ms=1e6),
         "errors": stats.errors,
         "requests": len(stats.latencies_ns),
         "body_bytes": stats.body_bytes,
@@ -283,19 +283,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "client_cpu_s": cpu_finished - cpu_started,
         "error_samples": stats.error_samples,
     }
-
-
-def percentiles_ms(latencies_ns: array) -> dict[str, float]:
-    """p50, p90, p99 and max in milliseconds (zeros when there are none)."""
-    ordered = sorted(latencies_ns)
-    keys = ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms")
-    if not ordered:
-        return dict.fromkeys((*keys, "latency_max_ms"), 0.0)
-    figures = {
-        key: nearest_rank(ordered, share) / 1e6
-        for key, share in zip(keys, (0.5, 0.9, 0.99), strict=True)
-    }
-    return figures | {"latency_max_ms": ordered[-1] / 1e6}
 
 
 def h3load_argv(

@@ -11,7 +11,7 @@ import json
 import re
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,27 @@ def nearest_rank(ordered: Sequence[float], share: float) -> float:
     """The value at `share` (0.5: the median) of already sorted values; every
     client of the harness reads its percentiles this one way."""
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def latency_figures_ms(
+    latencies: Iterable[float],
+    *,
+    per_ms: float,
+    shares: Sequence[float] = (0.5, 0.9, 0.99),
+) -> dict[str, float]:
+    """
+    latency_pNN_ms at each share, and latency_max_ms, of latencies in a unit of
+    which `per_ms` make a millisecond (1e6: nanoseconds, 1e-3: seconds); zeros
+    when there are none.
+    """
+    ordered = sorted(latencies)
+    figures = {
+        f"latency_p{round(share * 100)}_ms": (
+            nearest_rank(ordered, share) / per_ms if ordered else 0.0
+        )
+        for share in shares
+    }
+    return figures | {"latency_max_ms": ordered[-1] / per_ms if ordered else 0.0}
 
 
 def h2load_parse(output: str, log: Path) -> dict[str, float]:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import httptools
 import uvloop
 
-from bench.loadgen import nearest_rank
+from bench.loadgen import latency_figures_ms, nearest_rank
 
 REQUEST_TIMEOUT = 10.0
 # After the window, requests already due may still be waiting to be sent; the
@@ -159,17 +159,6 @@ def percentile_ms(ordered: list[float], share: float) -> float:
     return nearest_rank(ordered, share) * 1000 if ordered else 0.0
 
 
-def latency_figures(latencies: list[float]) -> dict[str, float]:
-    """p50, p90, p99 and max in milliseconds."""
-    ordered = sorted(latencies)
-    return {
-        "latency_p50_ms": percentile_ms(ordered, 0.50),
-        "latency_p90_ms": percentile_ms(ordered, 0.90),
-        "latency_p99_ms": percentile_ms(ordered, 0.99),
-        "latency_max_ms": ordered[-1] * 1000 if ordered else 0.0,
-    }
-
-
 def slice_figures(
     latencies: list[tuple[float, float]], started: float, duration: float, count: int
 ) -> list[dict[str, float]]:
@@ -179,7 +168,10 @@ def slice_figures(
     slices: list[list[float]] = [[] for _ in range(count)]
     for origin, latency in latencies:
         slices[min(count - 1, max(0, int((origin - started) / width)))].append(latency)
-    return [latency_figures(taken) | {"requests": len(taken)} for taken in slices]
+    return [
+        latency_figures_ms(taken, per_ms=1e-3) | {"requests": len(taken)}
+        for taken in slices
+    ]
 
 
 async def offer(
@@ -214,7 +206,7 @@ async def offer(
         "offered_per_s": rate,
         "requests_per_s": served / duration,
         "requests": served,
-        **latency_figures([latency for _, latency in window.latencies]),
+        **latency_figures_ms((latency for _, latency in window.latencies), per_ms=1e-3),
         "slices": slice_figures(window.latencies, started, duration, slices),
         "errors": window.errors + window.unsent,
         "unsent": window.unsent,

@@ -68,10 +68,10 @@ class Preset:
     # that, so a re-run moved the database ratios beyond their spread.
     late_database_repetitions: int = 0
 
-    def seconds_per_cell(self, repetitions: int | None = None) -> float:
-        """An HTTP cell's wall time (the preset's repetitions, or these)."""
+    def seconds_per_cell(self, repetitions: int = 0) -> float:
+        """An HTTP cell's wall time (these repetitions; 0: the preset's)."""
         # Measured: each wrk run adds ~0.05 s, a cell ~0.2 s (contract check).
-        count = self.repetitions if repetitions is None else repetitions
+        count = repetitions or self.repetitions
         return self.warmup + count * (self.duration + 0.05) + 0.2
 
 
@@ -209,18 +209,12 @@ def _echo_cells(app: str) -> list[Cell]:
     ]
 
 
-def _database_cells(preset: Preset, *, late: bool) -> list[Cell]:
-    """The project's database views over HTTP/1.1: their repetitions in the
-    server's own group, or the late pass's (Preset.late_database_repetitions)."""
+def _database_share(preset: Preset, cell: Cell, *, late: bool) -> Cell:
+    """A database view's cell with its share of the repetitions: in the
+    server's own group, or in the late pass (Preset.late_database_repetitions)."""
     late_share = preset.late_database_repetitions
-    return [
-        replace(
-            cell,
-            repetitions=late_share if late else preset.repetitions - late_share,
-        )
-        for cell in _http_cells(preset, "django", ("http/1.1",))
-        if cell.workload in DATABASE_TESTS
-    ]
+    count = late_share if late else preset.repetitions - late_share
+    return replace(cell, repetitions=count)
 
 
 def _plain_groups(preset: Preset, variant: ServerVariant) -> list[Group]:
@@ -229,8 +223,12 @@ def _plain_groups(preset: Preset, variant: ServerVariant) -> list[Group]:
     for app in ("raw", "django"):
         cells = _http_cells(preset, app, ("http/1.1",))
         if app == "django" and preset.late_database_repetitions:
-            early = {c.path: c for c in _database_cells(preset, late=False)}
-            cells = [early.get(c.path, c) for c in cells]
+            cells = [
+                _database_share(preset, c, late=False)
+                if c.workload in DATABASE_TESTS
+                else c
+                for c in cells
+            ]
         # HTTP/2 in cleartext: the server's ceiling only, to keep the run short.
         if app == "raw":
             cells += [
@@ -358,7 +356,11 @@ def build_plan(preset: Preset, servers: dict[str, ServerVariant]) -> list[Group]
     # Fan-out needs one process for every member (the in-memory layer): uvicorn.
     groups += _fanout_groups(preset, "uvicorn")
     if preset.late_database_repetitions:
-        late = tuple(_database_cells(preset, late=True))
+        late = tuple(
+            _database_share(preset, c, late=True)
+            for c in _http_cells(preset, "django", ("http/1.1",))
+            if c.workload in DATABASE_TESTS
+        )
         groups += [Group(name, "django", cells=late) for name in asgi]
     if preset.bracket_references:
         groups += [Group(v.name, "django", cells=wsgi_cells) for v in wsgi]
@@ -383,7 +385,7 @@ def cell_seconds(preset: Preset, cell: Cell) -> float:
     if cell.kind == "ws_echo":
         # One client process: start, connect, warm-up, every window.
         return 1.5 + preset.warmup + preset.repetitions * preset.ws_duration
-    return preset.seconds_per_cell(cell.repetitions or preset.repetitions)
+    return preset.seconds_per_cell(cell.repetitions)
 
 
 # Start (Django's imports on a busy core) and stop: measured 0.2–1.1 s to

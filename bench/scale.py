@@ -39,7 +39,6 @@ from bench.markdown import markdown_table
 from bench.measure import pinned, run_client, tree_sample
 from bench.runner import CLIENT_CPU, SERVER_CPU, Services
 from bench.servers import BenchServer
-from bench.wsclient import percentiles_ms
 from serving.databases import database_connections, migrated_database
 from serving.processes import ROOT
 from serving.registry import ServerVariant, load_servers
@@ -203,7 +202,7 @@ def delivery(arrivals: list[float], sent: float, expected: int) -> dict[str, Any
         "max_ms": None,
     }
     if delays:
-        shares = percentiles_ms(delays)
+        shares = loadgen.latency_figures_ms(delays, per_ms=1e6, shares=(0.5, 0.99))
         figures = {
             "p50_ms": round(shares["latency_p50_ms"], 1),
             "p99_ms": round(shares["latency_p99_ms"], 1),

@@ -29,7 +29,7 @@ import picows
 import uvloop
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.loadgen import nearest_rank
+from bench.loadgen import latency_figures_ms
 
 # Handshakes in flight at once: daphne refuses (403) those its application
 # does not accept within 5 s, which a bigger storm on one core provokes.
@@ -146,21 +146,6 @@ def close_all(connections: list[tuple[Any, Any]]) -> None:
         transport.disconnect()
 
 
-def percentiles_ms(latencies_ns: array) -> dict[str, float]:
-    if not latencies_ns:
-        return {"latency_p50_ms": 0.0, "latency_p99_ms": 0.0, "latency_max_ms": 0.0}
-    ordered = sorted(latencies_ns)
-
-    def at(share: float) -> float:
-        return nearest_rank(ordered, share) / 1e6
-
-    return {
-        "latency_p50_ms": at(0.5),
-        "latency_p99_ms": at(0.99),
-        "latency_max_ms": ordered[-1] / 1e6,
-    }
-
-
 async def echo_window(stats: Stats, duration: float) -> dict[str, Any]:
     """Round trips counted over one window of `duration` seconds."""
     stats.count, stats.latencies_ns = 0, array("q")
@@ -173,7 +158,7 @@ async def echo_window(stats: Stats, duration: float) -> dict[str, Any]:
     return {
         "round_trips_per_s": stats.count / wall,
         "round_trips": stats.count,
-        **percentiles_ms(stats.latencies_ns),
+        **latency_figures_ms(stats.latencies_ns, per_ms=1e6, shares=(0.5, 0.99)),
         "window": [started, finished],
         "client_cpu": (cpu_finished - cpu_started) / wall,
     }
@@ -287,7 +272,7 @@ async def fanout(args: argparse.Namespace) -> dict[str, Any]:
         # The same drops as the server's /metrics counts them (None: unreadable).
         "layer_dropped": dropped_after - dropped_before if both else None,
         "delivered_per_s": stats.count / delivering,
-        **percentiles_ms(stats.latencies_ns),
+        **latency_figures_ms(stats.latencies_ns, per_ms=1e6, shares=(0.5, 0.99)),
         "connect_seconds": connect_seconds,
         "drain_seconds": drain_seconds,
         "drain_ended": drain_ended,
